@@ -1,0 +1,53 @@
+"""The `singan-tf` command: one group, one module per command, and one place that turns user
+errors into a single line and exit code 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) is noise for CLI users.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from singan_tf.cli import plan, sample, train  # noqa: E402
+from singan_tf.errors import SinganError  # noqa: E402
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SinganError as err:
+            raise UserError(str(err)) from None
+        except MemoryError:
+            raise UserError("out of memory; use a smaller --max-size or output size") from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="singan-tf")
+def cli() -> None:
+    """SinGAN: learn a generative model from one image, then sample it at any size.
+
+    \b
+    singan-tf plan photo.jpg                 # the scales it would train, and their cost
+    singan-tf train photo.jpg --preset quick  # -> models/photo/
+    singan-tf sample models/photo --num 8 --scale-from 1
+    """
+
+
+for command in (plan.command, train.command, sample.command):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="singan-tf")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import click
+
+from singan_tf.config import PRESETS, TrainConfig
+
+_HELP = {
+    "max_size": "Longer side of the finest scale, px (the image is shrunk to fit).",
+    "min_size": "Shorter side of the coarsest scale, px.",
+    "scale_factor": "Initial ratio between scales; re-fitted per image as the official code does.",
+    "niter": "Training iterations per scale (each = d-steps critic + g-steps generator updates).",
+    "nfc": "Channels at scales 0-3; doubles every 4 scales.",
+    "max_nfc": "Cap on the channels.",
+    "lr_g": "Adam learning rate of the generators.",
+    "lr_d": "Adam learning rate of the critics.",
+    "beta1": "Adam beta1.",
+    "gamma": "Learning-rate multiplier applied once at --lr-decay-at.",
+    "lr_decay_at": "Fraction of --niter after which the learning rate drops.",
+    "d_steps": "Critic updates per iteration.",
+    "g_steps": "Generator updates per iteration.",
+    "lambda_grad": "Gradient-penalty weight.",
+    "alpha": "Reconstruction-loss weight.",
+    "noise_amp": "Noise std per scale = this x RMSE of the upsampled reconstruction.",
+    "xla": "Compile each scale's training step with XLA (faster; ~10-20 s compile per scale).",
+}
+
+
+def config_options(function: Callable) -> Callable:
+    """A --flag for every TrainConfig field, defaulting to None so the preset's value stands."""
+    for field in reversed(dataclasses.fields(TrainConfig)):
+        flag = field.name.replace("_", "-")
+        help_text = _HELP[field.name]
+        if field.type == "bool":
+            function = click.option(f"--{flag}/--no-{flag}", field.name, default=None, help=help_text)(function)
+            continue
+        kind = {"int": int, "float": float}[field.type]
+        names = [f"--{flag}"] + (["--iters"] if field.name == "niter" else [])
+        function = click.option(*names, field.name, type=kind, default=None, help=help_text)(function)
+    return click.option(
+        "--preset", type=click.Choice(list(PRESETS)), default="paper", show_default=True,
+        help="Starting values for every setting below: paper = official SinGAN, quick = ~10 min demo, tiny = tests.",
+    )(function)
+
+
+def config_overrides(values: dict[str, Any]) -> dict[str, Any]:
+    """The TrainConfig fields a command received, leaving its other parameters behind."""
+    return {f.name: values.pop(f.name) for f in dataclasses.fields(TrainConfig)}

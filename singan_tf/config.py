@@ -1,0 +1,83 @@
+"""Hyperparameters of one SinGAN training run, and the named presets the CLI offers."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from singan_tf.errors import SinganError
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Every number that changes what gets trained; stored verbatim in the model's manifest.
+
+    Defaults are the official SinGAN's (config.py); the field names follow its flags where they exist.
+    """
+
+    max_size: int = 250
+    min_size: int = 25
+    scale_factor: float = 0.75
+    niter: int = 2000
+    nfc: int = 32
+    max_nfc: int = 128
+    lr_g: float = 5e-4
+    lr_d: float = 5e-4
+    beta1: float = 0.5
+    gamma: float = 0.1
+    lr_decay_at: float = 0.8
+    d_steps: int = 3
+    g_steps: int = 3
+    lambda_grad: float = 0.1
+    alpha: float = 10.0
+    noise_amp: float = 0.1
+    xla: bool = True
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.max_size < 8:
+            problems.append(f"max_size must be at least 8 (got {self.max_size})")
+        if not 4 <= self.min_size < self.max_size:
+            problems.append(f"min_size must be in [4, max_size) (got {self.min_size})")
+        if not 0.1 <= self.scale_factor < 1:
+            problems.append(f"scale_factor must be in [0.1, 1) (got {self.scale_factor})")
+        if self.niter < 1 or self.d_steps < 1 or self.g_steps < 1 or self.nfc < 1:
+            problems.append("niter, d_steps, g_steps and nfc must be positive")
+        if problems:
+            raise SinganError("; ".join(problems))
+
+    def channels(self, scale: int) -> int:
+        """Width of every hidden layer at a scale: doubles every 4 scales, capped (official rule)."""
+        return min(self.nfc * 2 ** (scale // 4), self.max_nfc)
+
+    def with_overrides(self, **overrides: Any) -> "TrainConfig":
+        """A copy with some fields replaced; `None` means "not given", so CLI flags can pass through."""
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise SinganError(f"unknown config fields: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The official defaults: what the paper's figures were made with.
+    "paper": TrainConfig(),
+    # The demo: a smaller image and fewer iterations, about 10 minutes on 2 CPU cores.
+    "quick": TrainConfig(max_size=96, min_size=25, niter=300),
+    # For tests: three tiny scales and a handful of iterations, seconds on a CPU.
+    "tiny": TrainConfig(max_size=32, min_size=20, niter=20, nfc=8, max_nfc=16, xla=False),
+}
+
+
+def preset(name: str, **overrides: Any) -> TrainConfig:
+    """A preset with some fields replaced (`None` = keep the preset's value)."""
+    if name not in PRESETS:
+        raise SinganError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name].with_overrides(**overrides)

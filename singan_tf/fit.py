@@ -1,0 +1,159 @@
+"""Training a whole pyramid, coarse to fine, with progress, previews and resumable checkpoints.
+
+The maths of one scale is in `training.py`; this module decides what runs when, what is shown and
+what is written, and never touches the compiled step's internals.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import singan_tf
+from singan_tf import model_store
+from singan_tf.config import TrainConfig
+from singan_tf.errors import SinganError
+from singan_tf.image_io import image_hash, load_image, make_grid
+from singan_tf.models import Discriminator
+from singan_tf.pyramid import Pyramid, build_reals
+from singan_tf.sampler import Sampler
+from singan_tf.scale_plan import ScalePlan, plan_scales
+from singan_tf.training import ScaleTrainer
+
+LOG_EVERY = 25
+PREVIEW_SAMPLES = 4
+
+
+def new_manifest(image_path: Path, plan: ScalePlan, config: TrainConfig, seed: int) -> dict[str, Any]:
+    return {
+        "format_version": model_store.FORMAT_VERSION,
+        "software": {"singan_tf": singan_tf.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "image": {"name": Path(image_path).name, "sha256": image_hash(image_path), "size": list(plan.source_size)},
+        "scale_sizes": [list(s) for s in plan.scale_sizes],
+        "scale_factor": plan.scale_factor,
+        "channels": list(plan.channels),
+        "noise_amps": [],
+        "config": config.to_dict(),
+        "seed": seed,
+        "completed_scales": 0,
+        "scales": [],
+    }
+
+
+def _check_resumable(manifest: dict[str, Any], image_path: Path, config: TrainConfig, seed: int | None) -> None:
+    if manifest["image"]["sha256"] != image_hash(image_path):
+        raise SinganError(f"{image_path} is not the image this model was trained on ({manifest['image']['name']})")
+    if manifest["config"] != config.to_dict():
+        changed = sorted(k for k, v in config.to_dict().items() if manifest["config"].get(k) != v)
+        raise SinganError(f"--resume with different settings ({', '.join(changed)}); drop those flags to resume")
+    if seed is not None and seed != manifest["seed"]:
+        raise SinganError(f"--resume with a different --seed ({seed}; the run used {manifest['seed']})")
+
+
+def _preview(pyramid: Pyramid, real: tf.Tensor, seed: int) -> np.ndarray:
+    """real | reconstruction | a few random samples, as one picture for people to look at."""
+    sampler = Sampler(pyramid)
+    h, w = pyramid.scale_sizes[-1]
+    samples = [sampler(h, w, seed + i)[0] for i in range(PREVIEW_SAMPLES)]
+    images = [real[0], pyramid.reconstruct()[0], *samples]
+    labels = ["real", "reconstruction"] + [f"seed {seed + i}" for i in range(PREVIEW_SAMPLES)]
+    return make_grid([np.asarray(im) for im in images], columns=len(images), labels=labels)
+
+
+class _Progress:
+    """A progress bar per scale with the latest losses, read from the device every LOG_EVERY iterations."""
+
+    def __init__(self, scale: int, num_scales: int, niter: int, enabled: bool, writer):
+        self.niter, self.enabled, self.writer, self.scale = niter, enabled, writer, scale
+        if enabled:
+            print(f"scale {scale + 1}/{num_scales}")
+            self.bar = keras.utils.Progbar(niter, stateful_metrics=["d_loss", "wasserstein", "gp", "g_adv", "rec"])
+
+    def update(self, iteration: int, losses: dict[str, tf.Tensor]) -> dict[str, float]:
+        values = {k: float(v) for k, v in losses.items()}
+        if self.enabled:
+            self.bar.update(iteration + 1, list(values.items()))
+        if self.writer is not None:
+            with self.writer.as_default(step=iteration):
+                for name, value in values.items():
+                    tf.summary.scalar(f"scale_{self.scale:02d}/{name}", value)
+        return values
+
+
+def fit(
+    image_path: Path,
+    model_dir: Path,
+    config: TrainConfig,
+    seed: int | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    tensorboard: Path | None = None,
+    on_scale_done: Callable[[int, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train (or finish training) every scale; returns the final manifest."""
+    image_path, model_dir = Path(image_path), Path(model_dir)
+    image = load_image(image_path)
+    plan = plan_scales(image.shape[0], image.shape[1], config)
+    if (model_dir / model_store.MANIFEST).exists():
+        if not resume:
+            raise SinganError(f"{model_dir} already holds a model; pass --resume to continue it or choose another --out")
+        manifest = model_store.read_manifest(model_dir)
+        _check_resumable(manifest, image_path, config, seed)
+    else:
+        if seed is None:
+            seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+        model_dir.mkdir(parents=True, exist_ok=True)
+        manifest = new_manifest(image_path, plan, config, seed)
+        model_store.write_json_atomic(model_dir / model_store.MANIFEST, manifest)
+    seed = manifest["seed"]
+    reals = build_reals(image, plan)
+    writer = tf.summary.create_file_writer(str(tensorboard)) if tensorboard else None
+
+    done = manifest["completed_scales"]
+    pyramid = model_store.load_pyramid(model_dir, manifest) if done else None
+    previous = None
+    if done and done < plan.num_scales:
+        previous = (
+            pyramid.generators[-1],
+            model_store.load_network(model_dir, done - 1, Discriminator, plan.channels[done - 1], plan.scale_sizes[done - 1]),
+        )
+    for n in range(done, plan.num_scales):
+        coarser = Pyramid(
+            pyramid.generators if pyramid else [], list(manifest["noise_amps"]), list(plan.scale_sizes[:n]),
+            plan.scale_factor, pyramid.z_star if pyramid else None,
+        )
+        started = time.perf_counter()
+        trainer = ScaleTrainer(n, reals[n], coarser, config, seed, warm_start=previous)
+        bar = _Progress(n, plan.num_scales, config.niter, progress, writer)
+        for i in range(config.niter):
+            losses = trainer.iteration(tf.constant(i))
+            if i % LOG_EVERY == 0 or i == config.niter - 1:
+                final_losses = bar.update(i, losses)
+        seconds = time.perf_counter() - started
+
+        z_star = trainer.z_star if n == 0 else coarser.z_star
+        pyramid = Pyramid(
+            coarser.generators + [trainer.generator], coarser.noise_amps + [trainer.noise_amp],
+            list(plan.scale_sizes[: n + 1]), plan.scale_factor, z_star,
+        )
+        tensors = {"real": reals[n].numpy()}
+        if n == 0:
+            tensors["z_star"] = z_star.numpy()
+        model_store.save_scale(
+            model_dir, n, trainer.generator, trainer.discriminator, tensors, _preview(pyramid, reals[n], seed)
+        )
+        manifest["noise_amps"].append(trainer.noise_amp)
+        manifest["scales"].append({"train_seconds": round(seconds, 3), "final_losses": final_losses})
+        manifest["completed_scales"] = n + 1
+        model_store.write_json_atomic(model_dir / model_store.MANIFEST, manifest)
+        previous = (trainer.generator, trainer.discriminator)
+        if on_scale_done:
+            on_scale_done(n, manifest)
+    return manifest

@@ -1,0 +1,117 @@
+"""The model folder: a manifest plus one sub-folder per finished scale.
+
+Layout (the contract the sampler, the applications, the export and users rely on):
+
+    MODEL_DIR/manifest.json          what was trained, how, and how far it got
+    MODEL_DIR/scale_NN/generator.weights.h5, discriminator.weights.h5
+    MODEL_DIR/scale_NN/tensors.npz   real image at this scale, reconstruction noise (z*)
+    MODEL_DIR/scale_NN/preview.png   real | reconstruction | random samples
+
+A scale's folder is written under a temporary name and renamed when complete, and the manifest is
+replaced atomically afterwards, so an interrupted run loses at most the scale in progress.
+Nothing here unpickles: weights are HDF5, arrays are .npz loaded with allow_pickle=False.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from singan_tf.errors import SinganError
+from singan_tf.models import Discriminator, Generator
+from singan_tf.pyramid import Pyramid
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def scale_dir(model_dir: Path, scale: int) -> Path:
+    return Path(model_dir) / f"scale_{scale:02d}"
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_manifest(model_dir: Path) -> dict[str, Any]:
+    path = Path(model_dir) / MANIFEST
+    if not path.is_file():
+        raise SinganError(f"{model_dir} is not a singan-tf model folder (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text())
+    except (ValueError, OSError) as err:
+        raise SinganError(f"cannot read {path}: {err}") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise SinganError(
+            f"{path} has format_version {manifest.get('format_version')!r}; this singan-tf reads {FORMAT_VERSION}"
+        )
+    return manifest
+
+
+def save_scale(
+    model_dir: Path,
+    scale: int,
+    generator: Generator,
+    discriminator: Discriminator,
+    tensors: dict[str, np.ndarray],
+    preview: np.ndarray | None = None,
+) -> None:
+    """Write one finished scale; the folder appears under its final name only once it is complete."""
+    from singan_tf.image_io import save_image
+
+    final = scale_dir(model_dir, scale)
+    partial = final.with_name(final.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    generator.save_weights(str(partial / "generator.weights.h5"))
+    discriminator.save_weights(str(partial / "discriminator.weights.h5"))
+    np.savez(partial / "tensors.npz", **tensors)
+    if preview is not None:
+        save_image(preview, partial / "preview.png")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(partial, final)
+
+
+def load_tensors(model_dir: Path, scale: int) -> dict[str, np.ndarray]:
+    with np.load(scale_dir(model_dir, scale) / "tensors.npz", allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def load_network(model_dir: Path, scale: int, kind: type, channels: int, size: tuple[int, int]):
+    """Rebuild a scale's Generator or Discriminator at its trained size and load its weights."""
+    path = scale_dir(model_dir, scale) / ("generator" if kind is Generator else "discriminator")
+    network = kind(channels, name=f"{kind.__name__[0]}{scale}")
+    dummy = tf.zeros([1, *size, 3])
+    if kind is Generator:
+        network([dummy, dummy])
+    else:
+        network(dummy)
+    try:
+        network.load_weights(f"{path}.weights.h5")
+    except (OSError, ValueError) as err:
+        raise SinganError(f"cannot load {path}.weights.h5: {err}") from None
+    return network
+
+
+def load_pyramid(model_dir: Path, manifest: dict[str, Any] | None = None) -> Pyramid:
+    """The trained scales of a model folder, ready to generate."""
+    manifest = manifest or read_manifest(model_dir)
+    count = manifest["completed_scales"]
+    if count == 0:
+        raise SinganError(f"{model_dir} has no finished scale yet; train it (or resume) first")
+    sizes = [tuple(s) for s in manifest["scale_sizes"][:count]]
+    generators = [load_network(model_dir, n, Generator, manifest["channels"][n], sizes[n]) for n in range(count)]
+    z_star = tf.constant(load_tensors(model_dir, 0)["z_star"])
+    return Pyramid(generators, list(manifest["noise_amps"][:count]), sizes, manifest["scale_factor"], z_star)

@@ -1,0 +1,154 @@
+"""The per-scale networks of SinGAN: a residual patch generator and a patch critic (WGAN-GP).
+
+Both are five valid 3x3 convolutions, so each output pixel sees an 11x11 patch of its input; the
+generator pads its input once by 5 so its output keeps the input size (the paper's "zero padding at
+the input" variant, as the official code does it).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+KERNEL_SIZE = 3
+NUM_LAYERS = 5
+PADDING = NUM_LAYERS * (KERNEL_SIZE - 1) // 2
+
+
+def _seed(seed: int | None, offset: int) -> int | None:
+    return None if seed is None else seed * 97 + offset
+
+
+@keras.saving.register_keras_serializable(package="singan_tf")
+class BatchNorm(keras.layers.Layer):
+    """Batch normalisation with PyTorch's exact semantics, which the official model was trained with.
+
+    Keras' own layer stops the gradient of the mean inside the variance (the gradient penalty's second
+    derivative then differs by ~1%), uses the biased variance for its moving average, and has other
+    defaults; this layer uses exact moments, momentum 0.1 on the unbiased variance, epsilon 1e-5 and
+    gamma ~ N(1, 0.02) as the official `weights_init` sets it.
+    """
+
+    def __init__(self, momentum: float = 0.1, epsilon: float = 1e-5, seed: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.seed = seed
+
+    def build(self, input_shape: tuple) -> None:
+        channels = (input_shape[-1],)
+        self.gamma = self.add_weight(
+            shape=channels, name="gamma", initializer=keras.initializers.RandomNormal(1.0, 0.02, seed=self.seed)
+        )
+        self.beta = self.add_weight(shape=channels, name="beta", initializer="zeros")
+        self.moving_mean = self.add_weight(shape=channels, name="moving_mean", initializer="zeros", trainable=False)
+        self.moving_variance = self.add_weight(
+            shape=channels, name="moving_variance", initializer="ones", trainable=False
+        )
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        if training:
+            mean = tf.reduce_mean(x, axis=[0, 1, 2])
+            variance = tf.reduce_mean(tf.square(x - mean), axis=[0, 1, 2])
+            count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)
+            unbiased = variance * count / tf.maximum(count - 1.0, 1.0)
+            self.moving_mean.assign(self.moving_mean * (1 - self.momentum) + tf.stop_gradient(mean) * self.momentum)
+            self.moving_variance.assign(
+                self.moving_variance * (1 - self.momentum) + tf.stop_gradient(unbiased) * self.momentum
+            )
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon, "seed": self.seed}
+
+
+def conv3x3(in_channels: int, filters: int, seed: int | None, name: str) -> keras.layers.Conv2D:
+    """A valid 3x3 convolution initialised as the official code leaves it.
+
+    Weights ~ N(0, 0.02) (its `weights_init`); biases keep PyTorch's default U(+-1/sqrt(fan_in)),
+    which `weights_init` does not touch.
+    """
+    bound = 1.0 / math.sqrt(in_channels * KERNEL_SIZE * KERNEL_SIZE)
+    return keras.layers.Conv2D(
+        filters,
+        KERNEL_SIZE,
+        padding="valid",
+        kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02, seed=seed),
+        bias_initializer=keras.initializers.RandomUniform(-bound, bound, seed=_seed(seed, 1)),
+        name=name,
+    )
+
+
+@keras.saving.register_keras_serializable(package="singan_tf")
+class ConvBlock(keras.layers.Layer):
+    """Conv 3x3 (valid) -> BatchNorm -> LeakyReLU(0.2)."""
+
+    def __init__(self, in_channels: int, filters: int, seed: int | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.in_channels = in_channels
+        self.filters = filters
+        self.seed = seed
+        self.conv = conv3x3(in_channels, filters, seed, name="conv")
+        self.norm = BatchNorm(seed=_seed(seed, 2), name="norm")
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        return tf.nn.leaky_relu(self.norm(self.conv(x), training=training), alpha=0.2)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "in_channels": self.in_channels, "filters": self.filters, "seed": self.seed}
+
+
+class _PatchNetwork(keras.Model):
+    """The shared trunk: head block, three body blocks and a bare 3x3 tail convolution."""
+
+    def __init__(self, channels: int, out_channels: int, image_channels: int = 3, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.image_channels = image_channels
+        self.seed = seed
+        self.blocks = [
+            ConvBlock(image_channels if i == 0 else channels, channels, seed=_seed(seed, 10 * i), name=f"block{i}")
+            for i in range(NUM_LAYERS - 1)
+        ]
+        self.tail = conv3x3(channels, out_channels, _seed(seed, 100), name="tail")
+
+    def trunk(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        for block in self.blocks:
+            x = block(x, training=training)
+        return self.tail(x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"channels": self.channels, "image_channels": self.image_channels, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="singan_tf")
+class Generator(_PatchNetwork):
+    """G_n: adds detail to the upsampled coarser image `prev`, driven by the noisy input.
+
+    Called as G([noisy, prev]) with `noisy = noise_amp * z + prev`; both are unpadded [B, H, W, C] and
+    the output has the same size. The residual is not clipped, as in the official code.
+    """
+
+    def __init__(self, channels: int, image_channels: int = 3, seed: int | None = None, **kwargs: Any):
+        super().__init__(channels, image_channels, image_channels, seed, **kwargs)
+
+    def call(self, inputs: tuple[tf.Tensor, tf.Tensor], training: bool = False) -> tf.Tensor:
+        noisy, prev = inputs
+        padded = tf.pad(noisy, [[0, 0], [PADDING, PADDING], [PADDING, PADDING], [0, 0]])
+        return tf.tanh(self.trunk(padded, training)) + prev
+
+
+@keras.saving.register_keras_serializable(package="singan_tf")
+class Discriminator(_PatchNetwork):
+    """D_n: a WGAN critic scoring every 11x11 patch; [B, H, W, C] -> [B, H-10, W-10, 1]."""
+
+    def __init__(self, channels: int, image_channels: int = 3, seed: int | None = None, **kwargs: Any):
+        super().__init__(channels, 1, image_channels, seed, **kwargs)
+
+    def call(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
+        return self.trunk(images, training)

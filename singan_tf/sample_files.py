@@ -1,0 +1,55 @@
+"""Random samples written to disk: one PNG per seed, named by it so any one can be regenerated, and
+a grid to look at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from singan_tf.errors import SinganError
+from singan_tf.image_io import save_grid, save_image
+from singan_tf.model_store import load_pyramid, read_manifest
+from singan_tf.sampler import Sampler
+
+
+def resolve_size(sampler: Sampler, height: int | None, width: int | None,
+                 scale_h: float | None, scale_v: float | None) -> tuple[int, int]:
+    """The output size from either explicit pixels or factors of the training size (official
+    `scale_h`/`scale_v`), defaulting to the training size."""
+    fh, fw = sampler.finest
+    if (height or width) and (scale_h or scale_v):
+        raise SinganError("give either --height/--width or --scale-h/--scale-v, not both")
+    if scale_h or scale_v:
+        return round(fh * (scale_v or 1.0)), round(fw * (scale_h or 1.0))
+    return height or fh, width or fw
+
+
+def write_samples(
+    model_dir: Path,
+    out_dir: Path,
+    num: int,
+    seed: int,
+    scale_from: int = 0,
+    height: int | None = None,
+    width: int | None = None,
+    scale_h: float | None = None,
+    scale_v: float | None = None,
+) -> list[Path]:
+    """Sample seeds seed..seed+num-1; returns the PNG paths, the grid last."""
+    manifest = read_manifest(model_dir)
+    sampler = Sampler(load_pyramid(model_dir, manifest))
+    size = resolve_size(sampler, height, width, scale_h, scale_v)
+    problem = sampler.request_problem(*size, scale_from)
+    if problem:
+        raise SinganError(problem)
+    images, paths = [], []
+    for s in range(seed, seed + num):
+        image = np.asarray(sampler(*size, s, scale_from)[0])
+        path = Path(out_dir) / f"seed_{s:06d}.png"
+        save_image(image, path)
+        images.append(image)
+        paths.append(path)
+    grid = Path(out_dir) / "grid.png"
+    save_grid(images, grid, labels=[f"seed {s}" for s in range(seed, seed + num)])
+    return paths + [grid]

@@ -1,0 +1,107 @@
+"""Random samples from a trained pyramid at any size: the graph the CLI, the applications and the
+export all run.
+
+Per-scale sizes follow the official arbitrary-size rule, round(size_n * requested / trained), done in
+integer arithmetic so Python, the SavedModel and TFLite agree. Noise comes from the counter-based
+generator in `noise.py`, keyed by (seed, scale), so a seed names the same image everywhere.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from singan_tf import noise
+from singan_tf.pyramid import Pyramid, gray
+
+# Requests may be at most this many times the training size per side: memory grows with the area
+# times 128 channels at the fine scales, and past this the model only repeats its patches anyway.
+MAX_UPSCALE = 4
+
+
+def scaled_size(trained: int, requested, finest: int):
+    """round(trained * requested / finest), half up, in integers (exact on every backend)."""
+    return (2 * trained * requested + finest) // (2 * finest)
+
+
+class Sampler:
+    """Draws images from a pyramid; one compiled graph serves every size, seed and start scale."""
+
+    def __init__(self, pyramid: Pyramid):
+        self.pyramid = pyramid
+        self.finest = pyramid.scale_sizes[-1]
+        self.max_size = (MAX_UPSCALE * self.finest[0], MAX_UPSCALE * self.finest[1])
+        self.min_size = tuple(-(-f // (2 * c)) for f, c in zip(self.finest, pyramid.scale_sizes[0]))
+        self.sample = tf.function(
+            self._sample,
+            autograph=False,
+            input_signature=[
+                tf.TensorSpec([], tf.int32, name="height"),
+                tf.TensorSpec([], tf.int32, name="width"),
+                tf.TensorSpec([], tf.int64, name="seed"),
+                tf.TensorSpec([], tf.int32, name="scale_from"),
+            ],
+        )
+
+    def sizes_for(self, height, width) -> list[tuple]:
+        fh, fw = self.finest
+        return [(scaled_size(h, height, fh), scaled_size(w, width, fw)) for h, w in self.pyramid.scale_sizes]
+
+    def request_problem(self, height: int, width: int, scale_from: int) -> str | None:
+        """Why a request cannot be served, in words, or None; the graph asserts the same rules."""
+        if not (self.min_size[0] <= height <= self.max_size[0] and self.min_size[1] <= width <= self.max_size[1]):
+            return (
+                f"size {height}x{width} is outside what this model serves: height "
+                f"{self.min_size[0]}..{self.max_size[0]}, width {self.min_size[1]}..{self.max_size[1]}"
+            )
+        if not 0 <= scale_from < self.pyramid.num_scales:
+            return f"scale_from {scale_from} is outside 0..{self.pyramid.num_scales - 1}"
+        if scale_from > 0 and (height, width) != self.finest:
+            return (
+                f"scale_from > 0 keeps the training image's layout, so it needs the training size "
+                f"{self.finest[0]}x{self.finest[1]} (got {height}x{width})"
+            )
+        return None
+
+    def _assert_valid(self, height: tf.Tensor, width: tf.Tensor, scale_from: tf.Tensor) -> list:
+        in_range = tf.logical_and(
+            tf.logical_and(height >= self.min_size[0], height <= self.max_size[0]),
+            tf.logical_and(width >= self.min_size[1], width <= self.max_size[1]),
+        )
+        valid_from = tf.logical_and(scale_from >= 0, scale_from < self.pyramid.num_scales)
+        trained_size = tf.logical_and(tf.equal(height, self.finest[0]), tf.equal(width, self.finest[1]))
+        return [
+            tf.debugging.Assert(
+                in_range, [f"height must be in {self.min_size[0]}..{self.max_size[0]} and width in "
+                           f"{self.min_size[1]}..{self.max_size[1]}; got", height, width]
+            ),
+            tf.debugging.Assert(valid_from, [f"scale_from must be in 0..{self.pyramid.num_scales - 1}; got", scale_from]),
+            tf.debugging.Assert(
+                tf.logical_or(tf.equal(scale_from, 0), trained_size),
+                [f"scale_from > 0 needs the training size {self.finest[0]}x{self.finest[1]}; got", height, width],
+            ),
+        ]
+
+    def _noises(self, sizes: list[tuple], seed: tf.Tensor, scale_from: tf.Tensor) -> list[tf.Tensor]:
+        """Random noise from `scale_from` up; below it the reconstruction noise z* (zeros above 0)."""
+        h0, w0 = sizes[0]
+        coarsest = tf.cond(
+            scale_from > 0,
+            lambda: self.pyramid.z_star,
+            lambda: gray(noise.normal(seed, 0, [1, h0, w0, 1])),
+        )
+        noises = [coarsest]
+        for n, (h, w) in enumerate(sizes[1:], start=1):
+            keep = tf.cast(n >= scale_from, tf.float32)
+            noises.append(keep * noise.normal(seed, n, [1, h, w, 3]))
+        return noises
+
+    def _sample(self, height: tf.Tensor, width: tf.Tensor, seed: tf.Tensor, scale_from: tf.Tensor) -> tf.Tensor:
+        with tf.control_dependencies(self._assert_valid(height, width, scale_from)):
+            sizes = self.sizes_for(tf.identity(height), tf.identity(width))
+        return self.pyramid.run(self._noises(sizes, seed, scale_from), sizes)
+
+    def __call__(self, height: int, width: int, seed: int, scale_from: int = 0) -> tf.Tensor:
+        return self.sample(
+            tf.constant(height, tf.int32), tf.constant(width, tf.int32), tf.constant(seed, tf.int64),
+            tf.constant(scale_from, tf.int32),
+        )

@@ -1,0 +1,147 @@
+"""One scale of SinGAN training: WGAN-GP on the image's patches plus a reconstruction loss.
+
+`ScaleTrainer.iteration` is the paper's training iteration as one compiled function (XLA where
+enabled): 3 critic steps, then 3 generator steps, all noise drawn inside from a counter-based
+seed, no host round-trip. Logging, previews and saving live in `fit.py`.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from singan_tf.config import TrainConfig
+from singan_tf.models import Discriminator, Generator
+from singan_tf.pyramid import Pyramid, gray, upsample
+
+
+def _adam(learning_rate: float, steps_per_iteration: int, config: TrainConfig) -> keras.optimizers.Adam:
+    """Adam as the official code sets it up, with its one LR drop (x gamma at 80% of the iterations).
+
+    The optimizer counts one step per update and there are several updates per iteration, so the
+    boundary is placed after the last update of the last iteration before the drop.
+    """
+    boundary = int(config.lr_decay_at * config.niter) * steps_per_iteration - 1
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+        [boundary], [learning_rate, learning_rate * config.gamma]
+    )
+    return keras.optimizers.Adam(schedule, beta_1=config.beta1, beta_2=0.999, epsilon=1e-8)
+
+
+class ScaleTrainer:
+    """Trains G_n and D_n for one scale while the coarser scales in `coarser` stay frozen."""
+
+    def __init__(
+        self,
+        scale: int,
+        real: tf.Tensor,
+        coarser: Pyramid,
+        config: TrainConfig,
+        seed: int,
+        warm_start: tuple[Generator, Discriminator] | None = None,
+    ):
+        self.scale = scale
+        self.real = real
+        self.coarser = coarser
+        self.config = config
+        self.key = tf.random.experimental.stateless_fold_in(tf.constant([0, seed], tf.int64), scale)
+        channels = config.channels(scale)
+        self.generator = Generator(channels, seed=seed * 1000 + 2 * scale, name=f"G{scale}")
+        self.discriminator = Discriminator(channels, seed=seed * 1000 + 2 * scale + 1, name=f"D{scale}")
+        self.generator([real, real])
+        self.discriminator(real)
+        if warm_start is not None and warm_start[0].channels == channels:
+            self.generator.set_weights(warm_start[0].get_weights())
+            self.discriminator.set_weights(warm_start[1].get_weights())
+        self.opt_g = _adam(config.lr_g, config.g_steps, config)
+        self.opt_d = _adam(config.lr_d, config.d_steps, config)
+        self.opt_g.build(self.generator.trainable_variables)
+        self.opt_d.build(self.discriminator.trainable_variables)
+
+        _, h, w, _ = real.shape
+        if scale == 0:
+            self.z_star = gray(self._normal([1, h, w, 1], tf.constant(-1), 0))
+            self.z_prev = tf.zeros_like(real)
+            self.noise_amp = 1.0
+            self.rec_input = self.z_star
+        else:
+            self.z_star = None
+            self.z_prev = upsample(coarser.reconstruct(), h, w, coarser.scale_factor)
+            rmse = tf.sqrt(tf.reduce_mean(tf.square(real - self.z_prev)))
+            self.noise_amp = config.noise_amp * float(rmse)
+            self.rec_input = self.z_prev
+        # The steps are functions of their own so each is traced once however many times it runs;
+        # XLA inlines them into the one compiled iteration.
+        self._compiled_critic_step = tf.function(self._critic_step, autograph=False)
+        self._compiled_generator_step = tf.function(self._generator_step, autograph=False)
+        self.iteration = tf.function(self._iteration, jit_compile=config.xla, autograph=False)
+
+    def _key(self, iteration: tf.Tensor, salt) -> tf.Tensor:
+        """A random key for (seed, scale, iteration, salt), so a resumed run draws the same numbers."""
+        counter = tf.cast(iteration, tf.int64) * 4096 + tf.cast(salt, tf.int64)
+        return tf.random.experimental.stateless_fold_in(self.key, counter)
+
+    def _normal(self, shape: list, iteration: tf.Tensor, salt) -> tf.Tensor:
+        return tf.random.stateless_normal(shape, seed=self._key(iteration, salt))
+
+    def _scale_noise(self, shape: list, iteration: tf.Tensor, salt, scale: int) -> tf.Tensor:
+        if scale == 0:
+            return gray(self._normal(shape[:-1] + [1], iteration, salt))
+        return self._normal(shape, iteration, salt)
+
+    def _random_prev(self, iteration: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+        """A fresh random sample from all frozen coarser scales, upsampled to this scale."""
+        if self.scale == 0:
+            return tf.zeros_like(self.real)
+        sizes = self.coarser.scale_sizes
+        noises = [
+            self._scale_noise([1, h, w, 3], iteration, 1 + 64 * step + k, k) for k, (h, w) in enumerate(sizes)
+        ]
+        _, h, w, _ = self.real.shape
+        return upsample(self.coarser.run(noises, sizes), h, w, self.coarser.scale_factor)
+
+    def _gradient_penalty(self, fake: tf.Tensor, iteration: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+        """The official per-pixel penalty: RGB gradient norm at each pixel of one random mix."""
+        mix = tf.random.stateless_uniform([], seed=self._key(iteration, 4000 + step))
+        interpolated = mix * self.real + (1.0 - mix) * fake
+        with tf.GradientTape() as tape:
+            tape.watch(interpolated)
+            score = tf.reduce_sum(self.discriminator(interpolated, training=True))
+        grad = tape.gradient(score, interpolated)
+        norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=-1) + 1e-12)
+        return self.config.lambda_grad * tf.reduce_mean(tf.square(norm - 1.0))
+
+    def _critic_step(self, noise: tf.Tensor, iteration: tf.Tensor, step: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One WGAN-GP update of D_n: push D up on real patches, down on fakes, keep |grad D| near 1."""
+        G, D = self.generator, self.discriminator
+        prev = self._random_prev(iteration, step)
+        noisy = self.noise_amp * noise + prev
+        fake = G([noisy, prev], training=True)
+        with tf.GradientTape() as tape:
+            d_real = -tf.reduce_mean(D(self.real, training=True))
+            d_fake = tf.reduce_mean(D(fake, training=True))
+            penalty = self._gradient_penalty(fake, iteration, step)
+            d_loss = d_real + d_fake + penalty
+        self.opt_d.apply_gradients(zip(tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
+        return {"noisy": noisy, "prev": prev, "d_loss": d_loss, "wasserstein": -(d_real + d_fake), "gp": penalty}
+
+    def _generator_step(self, noisy: tf.Tensor, prev: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One update of G_n: fool D on a fake regenerated with the current weights, and reproduce
+        the real image from the reconstruction input."""
+        G, D = self.generator, self.discriminator
+        with tf.GradientTape() as tape:
+            adversarial = -tf.reduce_mean(D(G([noisy, prev], training=True), training=True))
+            reconstruction = tf.reduce_mean(tf.square(G([self.rec_input, self.z_prev], training=True) - self.real))
+            g_loss = adversarial + self.config.alpha * reconstruction
+        self.opt_g.apply_gradients(zip(tape.gradient(g_loss, G.trainable_variables), G.trainable_variables))
+        return {"g_adv": adversarial, "rec": reconstruction}
+
+    def _iteration(self, iteration: tf.Tensor) -> dict[str, tf.Tensor]:
+        """d_steps critic updates, then g_steps generator updates on the last critic step's input."""
+        noise = self._scale_noise(list(self.real.shape), iteration, 0, self.scale)
+        for step in range(self.config.d_steps):
+            critic = self._compiled_critic_step(noise, iteration, tf.constant(step))
+        for _ in range(self.config.g_steps):
+            generator = self._compiled_generator_step(critic["noisy"], critic["prev"])
+        losses = {k: critic[k] for k in ("d_loss", "wasserstein", "gp")}
+        return {**losses, **generator}

@@ -8,7 +8,6 @@ import sys
 
 import click
 
-# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) is noise for CLI users.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from singan_tf.cli import plan, sample, train  # noqa: E402
@@ -19,8 +18,26 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+def _import_tensorflow_quietly() -> None:
+    """TensorFlow's C++ start-up lines (CUDA probing, oneDNN notices) bypass every log-level
+    setting, so stderr is closed while it loads and finds its devices. Python errors still surface."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):
+        if not {"-h", "--help"} & set(sys.argv):
+            _import_tensorflow_quietly()
         try:
             return super().invoke(ctx)
         except SinganError as err:

@@ -19,7 +19,7 @@ import singan_tf
 from singan_tf import model_store
 from singan_tf.config import TrainConfig
 from singan_tf.errors import SinganError
-from singan_tf.image_io import image_hash, load_image, make_grid
+from singan_tf.image_io import image_hash, load_image
 from singan_tf.models import Discriminator
 from singan_tf.pyramid import Pyramid, build_reals
 from singan_tf.sampler import Sampler
@@ -57,14 +57,14 @@ def _check_resumable(manifest: dict[str, Any], image_path: Path, config: TrainCo
         raise SinganError(f"--resume with a different --seed ({seed}; the run used {manifest['seed']})")
 
 
-def _preview(pyramid: Pyramid, real: tf.Tensor, seed: int) -> np.ndarray:
+def _preview(pyramid: Pyramid, real: tf.Tensor, seed: int) -> tuple[list[np.ndarray], list[str]]:
     """real | reconstruction | a few random samples, as one picture for people to look at."""
     sampler = Sampler(pyramid)
     h, w = pyramid.scale_sizes[-1]
     samples = [sampler(h, w, seed + i)[0] for i in range(PREVIEW_SAMPLES)]
     images = [real[0], pyramid.reconstruct()[0], *samples]
     labels = ["real", "reconstruction"] + [f"seed {seed + i}" for i in range(PREVIEW_SAMPLES)]
-    return make_grid([np.asarray(im) for im in images], columns=len(images), labels=labels)
+    return [np.asarray(im) for im in images], labels
 
 
 class _Progress:

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from singan_tf.errors import SinganError
+from singan_tf.image_io import save_grid
 from singan_tf.models import Discriminator, Generator
 from singan_tf.pyramid import Pyramid
 
@@ -66,10 +67,12 @@ def save_scale(
     generator: Generator,
     discriminator: Discriminator,
     tensors: dict[str, np.ndarray],
-    preview: np.ndarray | None = None,
+    preview: tuple[list[np.ndarray], list[str]] | None = None,
 ) -> None:
-    """Write one finished scale; the folder appears under its final name only once it is complete."""
-    from singan_tf.image_io import save_image
+    """Write one finished scale; the folder appears under its final name only once it is complete.
+
+    `preview` is (images, labels) for a labelled grid people can look at.
+    """
 
     final = scale_dir(model_dir, scale)
     partial = final.with_name(final.name + ".partial")
@@ -79,7 +82,7 @@ def save_scale(
     discriminator.save_weights(str(partial / "discriminator.weights.h5"))
     np.savez(partial / "tensors.npz", **tensors)
     if preview is not None:
-        save_image(preview, partial / "preview.png")
+        save_grid(preview[0], partial / "preview.png", columns=len(preview[0]), labels=preview[1])
     shutil.rmtree(final, ignore_errors=True)
     os.replace(partial, final)
 

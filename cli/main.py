@@ -10,8 +10,16 @@ import click
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from singan_tf.cli import plan, sample, train  # noqa: E402
+import importlib  # noqa: E402
+
 from singan_tf.errors import SinganError  # noqa: E402
+
+# One module per command in this folder, each defining `command`; listed in the order of --help.
+COMMANDS = [
+    "plan",
+    "train",
+    "sample",
+]
 
 
 class UserError(click.ClickException):
@@ -58,8 +66,8 @@ def cli() -> None:
     """
 
 
-for command in (plan.command, train.command, sample.command):
-    cli.add_command(command)
+for name in COMMANDS:
+    cli.add_command(importlib.import_module(f"singan_tf.cli.{name}").command)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from singan_tf import noise
-from singan_tf.pyramid import Pyramid, gray
+from singan_tf.pyramid import Pyramid, gray, official_resize, upsample
 
 # Requests may be at most this many times the training size per side: memory grows with the area
 # times 128 channels at the fine scales, and past this the model only repeats its patches anyway.
@@ -99,6 +99,20 @@ class Sampler:
         with tf.control_dependencies(self._assert_valid(height, width, scale_from)):
             sizes = self.sizes_for(tf.identity(height), tf.identity(width))
         return self.pyramid.run(self._noises(sizes, seed, scale_from), sizes)
+
+    def injection_start(self, image: tf.Tensor, scale: int) -> tf.Tensor:
+        """An image at the training size as if scale-1 had produced it: shrunk to scale-1, upsampled
+        back to `scale` (the official injection used by harmonization, editing and paint-to-image)."""
+        sizes, factor = self.pyramid.scale_sizes, self.pyramid.scale_factor
+        coarser = official_resize(image, *sizes[scale - 1], factor ** (self.pyramid.num_scales - scale))
+        return upsample(coarser, *sizes[scale], factor)
+
+    def inject(self, image: tf.Tensor, scale: int, seed: int) -> tf.Tensor:
+        """Generate from `scale` (1..N-1) up, starting from `image` ([1, H, W, 3] at the training size)
+        instead of the coarser scales' output; random noise from `scale` up, keyed like `sample`."""
+        sizes = self.pyramid.scale_sizes
+        noises = [None] * scale + [noise.normal(seed, n, [1, h, w, 3]) for n, (h, w) in enumerate(sizes) if n >= scale]
+        return self.pyramid.run(noises, sizes, start_image=self.injection_start(image, scale), start_scale=scale)
 
     def __call__(self, height: int, width: int, seed: int, scale_from: int = 0) -> tf.Tensor:
         return self.sample(

@@ -37,8 +37,9 @@ class TrainConfig:
         problems = []
         if self.max_size < 8:
             problems.append(f"max_size must be at least 8 (got {self.max_size})")
-        if not 4 <= self.min_size < self.max_size:
-            problems.append(f"min_size must be in [4, max_size) (got {self.min_size})")
+        if not 11 <= self.min_size < self.max_size:
+            # The critic scores 11x11 patches, so the coarsest image must hold at least one.
+            problems.append(f"min_size must be in [11, max_size) (got {self.min_size})")
         if not 0.1 <= self.scale_factor < 1:
             problems.append(f"scale_factor must be in [0.1, 1) (got {self.scale_factor})")
         if self.niter < 1 or self.d_steps < 1 or self.g_steps < 1 or self.nfc < 1:

@@ -1,0 +1,141 @@
+"""Training really learns, is reproducible from its seed, and resumes to the identical model."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from singan_tf import model_store
+from singan_tf.config import preset
+from singan_tf.errors import SinganError
+from singan_tf.fit import fit
+from singan_tf.image_io import load_image
+from singan_tf.pyramid import Pyramid, build_reals, upsample
+from singan_tf.sampler import Sampler
+from singan_tf.scale_plan import plan_scales
+from singan_tf.training import ScaleTrainer, _adam
+
+from conftest import TINY_SEED
+
+
+@pytest.fixture(scope="module")
+def reals(demo_image):
+    config = preset("tiny")
+    image = load_image(demo_image)
+    plan = plan_scales(*image.shape[:2], config)
+    return plan, build_reals(image, plan)
+
+
+def test_coarsest_scale_learns_to_reconstruct_the_image_from_z_star(reals):
+    """A generator that ignored z* could at best output the mean colour (MSE = variance); reaching a
+    quarter of the variance means it learned to map its fixed noise to this image."""
+    plan, images = reals
+    real = images[-1]
+    variance = float(tf.math.reduce_variance(real))
+    trainer = ScaleTrainer(0, real, Pyramid([], [], [], plan.scale_factor, None), preset("tiny", niter=80), seed=3)
+    errors = [float(trainer.iteration(tf.constant(i))["rec"]) for i in range(80)]
+    assert errors[0] > 0.5 * variance
+    assert np.mean(errors[-10:]) < 0.25 * variance
+
+
+def test_trained_model_reconstructs_its_image_and_samples_differ_from_it(tiny_model):
+    pyramid = model_store.load_pyramid(tiny_model)
+    real = model_store.load_tensors(tiny_model, pyramid.num_scales - 1)["real"]
+    variance = real.var()
+    reconstruction_mse = float(np.mean((pyramid.reconstruct().numpy() - real) ** 2))
+    sample_mse = float(np.mean((Sampler(pyramid)(*pyramid.scale_sizes[-1], seed=1).numpy() - real) ** 2))
+    assert reconstruction_mse < 0.25 * variance
+    assert sample_mse > 2 * reconstruction_mse
+
+
+def test_noise_amplitude_is_a_tenth_of_the_upsampled_reconstruction_rmse(tiny_model):
+    manifest = model_store.read_manifest(tiny_model)
+    pyramid = model_store.load_pyramid(tiny_model)
+    assert manifest["noise_amps"][0] == 1.0
+    h, w = pyramid.scale_sizes[1]
+    z_prev = upsample(pyramid.reconstruct(stop_scale=1), h, w, pyramid.scale_factor).numpy()
+    real = model_store.load_tensors(tiny_model, 1)["real"]
+    assert manifest["noise_amps"][1] == pytest.approx(0.1 * np.sqrt(np.mean((real - z_prev) ** 2)), rel=1e-5)
+
+
+def test_z_star_is_fixed_gray_noise(tiny_model):
+    z_star = model_store.load_tensors(tiny_model, 0)["z_star"]
+    manifest = model_store.read_manifest(tiny_model)
+    assert z_star.shape == (1, *manifest["scale_sizes"][0], 3)
+    assert np.array_equal(z_star[..., 0], z_star[..., 2]) and 0.7 < z_star.std() < 1.3
+
+
+def test_manifest_records_the_contract(tiny_model, demo_image):
+    manifest = json.loads((tiny_model / "manifest.json").read_text())
+    plan = plan_scales(186, 248, preset("tiny"))
+    assert manifest["format_version"] == model_store.FORMAT_VERSION
+    assert manifest["image"]["name"] == demo_image.name and len(manifest["image"]["sha256"]) == 64
+    assert manifest["scale_sizes"] == [list(s) for s in plan.scale_sizes]
+    assert manifest["scale_factor"] == plan.scale_factor
+    assert manifest["channels"] == list(plan.channels)
+    assert manifest["config"] == preset("tiny").to_dict()
+    assert manifest["completed_scales"] == plan.num_scales == len(manifest["noise_amps"]) == len(manifest["scales"])
+    assert manifest["seed"] == TINY_SEED
+    assert all(s["train_seconds"] > 0 and set(s["final_losses"]) >= {"rec", "d_loss", "gp"} for s in manifest["scales"])
+    for n in range(plan.num_scales):
+        folder = model_store.scale_dir(tiny_model, n)
+        assert {p.name for p in folder.iterdir()} == {
+            "generator.weights.h5", "discriminator.weights.h5", "tensors.npz", "preview.png"}
+
+
+def test_learning_rate_drops_once_at_80_percent_of_the_iterations():
+    config = preset("tiny", niter=10)
+    optimizer = _adam(1e-3, 3, config)
+    schedule = optimizer._learning_rate
+    lr_by_iteration = [float(schedule(3 * i + 2)) for i in range(10)]  # the last update of each iteration
+    assert lr_by_iteration[:8] == [pytest.approx(1e-3)] * 8
+    assert lr_by_iteration[8:] == [pytest.approx(1e-4)] * 2
+    assert float(schedule(3 * 8)) == pytest.approx(1e-4)
+
+
+def _weights(model_dir):
+    manifest = model_store.read_manifest(model_dir)
+    out = []
+    for n, (c, size) in enumerate(zip(manifest["channels"], manifest["scale_sizes"])):
+        for kind in (model_store.Generator, model_store.Discriminator):
+            out += model_store.load_network(model_dir, n, kind, c, tuple(size)).get_weights()
+    return out
+
+
+def test_interrupted_run_resumes_to_the_same_model(tiny_model, demo_image, tmp_path):
+    """Ctrl-C after the first scale, then --resume: identical weights to the uninterrupted run
+    (the tiny_model fixture, same seed), which also shows that a seed reproduces a run exactly."""
+    model_dir = tmp_path / "resumed"
+
+    def interrupt(scale, manifest):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(demo_image, model_dir, preset("tiny"), seed=TINY_SEED, progress=False, on_scale_done=interrupt)
+    manifest = model_store.read_manifest(model_dir)
+    assert manifest["completed_scales"] == 1
+    assert sorted(p.name for p in model_dir.iterdir()) == ["manifest.json", "scale_00"]
+
+    with pytest.raises(SinganError, match="--resume"):
+        fit(demo_image, model_dir, preset("tiny"), seed=TINY_SEED, progress=False)
+    fit(demo_image, model_dir, preset("tiny"), progress=False, resume=True)
+    for ours, theirs in zip(_weights(model_dir), _weights(tiny_model)):
+        np.testing.assert_array_equal(ours, theirs)
+    assert model_store.read_manifest(model_dir)["noise_amps"] == model_store.read_manifest(tiny_model)["noise_amps"]
+
+
+def test_resume_refuses_a_different_image_or_settings(tiny_model, tmp_path):
+    model_dir = tmp_path / "copy"
+    shutil.copytree(tiny_model, model_dir)
+    other = tmp_path / "other.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(other)
+    with pytest.raises(SinganError, match="not the image"):
+        fit(other, model_dir, preset("tiny"), resume=True, progress=False)
+    from conftest import DEMO_IMAGE
+
+    with pytest.raises(SinganError, match="niter"):
+        fit(DEMO_IMAGE, model_dir, preset("tiny", niter=5), resume=True, progress=False)

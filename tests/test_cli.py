@@ -1,0 +1,151 @@
+"""Every command through click's runner: what users type, what they get, and one-line errors."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from singan_tf.cli.main import COMMANDS, cli
+from singan_tf.config import preset
+from singan_tf.scale_plan import plan_scales
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result
+
+
+def assert_one_line_error(result, pattern):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("Error:") and pattern in lines[-1], result.output
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help_with_examples(name):
+    result = run(name.replace("_", "-"), "--help")
+    assert result.exit_code == 0 and "singan-tf" in result.output
+
+
+def test_plan_prints_the_official_pyramid(demo_image):
+    result = run("plan", demo_image)
+    assert result.exit_code == 0, result.output
+    for h, w in plan_scales(186, 248, preset("paper")).scale_sizes:
+        assert f"{h}x{w}" in result.output
+    report = json.loads(run("plan", demo_image, "--json", "--max-size", 120).output)
+    expected = plan_scales(186, 248, preset("paper", max_size=120))
+    assert [(s["height"], s["width"]) for s in report["scales"]] == list(expected.scale_sizes)
+    assert report["scale_factor"] == pytest.approx(expected.scale_factor)
+
+
+def _write_16bit_gray(path, h=40, w=54):
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 60000, w)[None, :] + rng.normal(0, 3000, (h, w))
+    Image.fromarray(np.clip(ramp, 0, 65535).astype(np.uint16)).save(path)
+
+
+def test_train_a_16bit_grayscale_png_then_sample_it(tmp_path):
+    image = tmp_path / "gray16.png"
+    _write_16bit_gray(image)
+    assert Image.open(image).mode.startswith("I;16")
+    model = tmp_path / "model"
+    result = run("train", image, "--out", model, "--preset", "tiny", "--iters", 3, "--seed", 1, "--quiet")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["completed_scales"] == len(manifest["scale_sizes"]) >= 2
+    assert manifest["config"]["niter"] == 3 and manifest["seed"] == 1
+    assert (model / "samples" / "grid.png").is_file()
+
+    # Nothing already written is lost: training into a finished model without --resume is refused.
+    before = (model / "manifest.json").read_bytes()
+    assert_one_line_error(run("train", image, "--out", model, "--preset", "tiny"), "--resume")
+    assert (model / "manifest.json").read_bytes() == before
+    assert_one_line_error(run("train", image, "--out", model, "--resume", "--iters", 9), "niter")
+
+
+def test_sample_writes_pngs_named_by_seed_and_a_grid(tiny_model, tmp_path):
+    result = run("sample", tiny_model, "--num", 3, "--seed", 5, "--out", tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["grid.png", "seed_000005.png", "seed_000006.png", "seed_000007.png"]
+    # Image i of a run with seed S is the image of seed S+i.
+    assert run("sample", tiny_model, "--num", 1, "--seed", 6, "--out", tmp_path / "b").exit_code == 0
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "a" / "seed_000006.png")), np.asarray(Image.open(tmp_path / "b" / "seed_000006.png"))
+    )
+
+
+@pytest.mark.parametrize(
+    "flags,size",
+    [(["--height", 30, "--width", 70], (30, 70)), (["--scale-h", 2], (24, 64)), (["--scale-v", 1.5], (36, 32)),
+     (["--scale-from", 1], (24, 32))],
+)
+def test_sample_sizes_and_scale_from(tiny_model, tmp_path, flags, size):
+    result = run("sample", tiny_model, "--num", 1, "--out", tmp_path, *flags)
+    assert result.exit_code == 0, result.output
+    assert np.asarray(Image.open(tmp_path / "seed_000000.png")).shape == (*size, 3)
+
+
+def test_default_output_folders_are_derived_from_names(tiny_model, tmp_path):
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    assert run("sample", model, "--num", 1, "--scale-from", 1).exit_code == 0
+    assert (model / "samples" / "scale_from=1_v1_h1" / "grid.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [(["--height", 0], "Invalid value"), (["--width", 1000], "outside"), (["--scale-from", 9], "scale_from"),
+     (["--scale-from", 1, "--height", 30], "training size"), (["--height", 30, "--scale-h", 2], "not both")],
+)
+def test_bad_sample_requests_are_one_line_errors(tiny_model, flags, message):
+    assert_one_line_error(run("sample", tiny_model, *flags), message)
+
+
+def _truncated(path):
+    full = path.with_name("full.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(full)
+    path.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("case", ["missing", "text", "truncated", "tiny", "directory"])
+def test_bad_images_are_one_line_errors(tmp_path, case):
+    path = tmp_path / "input.png"
+    if case == "text":
+        path.write_text("not an image")
+    elif case == "truncated":
+        _truncated(path)
+    elif case == "tiny":
+        Image.new("RGB", (12, 10)).save(path)
+    elif case == "directory":
+        path.mkdir()
+    for command in (["plan", path], ["train", path, "--preset", "tiny", "--out", tmp_path / "m"]):
+        result = run(*command)
+        assert_one_line_error(result, "too small" if case == "tiny" else "input.png")
+    assert not (tmp_path / "m" / "manifest.json").exists()
+
+
+def test_images_over_pillows_pixel_limit_are_refused(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (100, 100)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    assert_one_line_error(run("plan", path), "big.png")
+
+
+def test_not_a_model_folder(tmp_path):
+    assert_one_line_error(run("sample", tmp_path), "not a singan-tf model folder")
+
+
+def test_ctrl_c_during_training_says_how_to_resume(tmp_path, demo_image, monkeypatch):
+    import singan_tf.fit
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(singan_tf.fit, "fit", interrupted)
+    result = run("train", demo_image, "--out", tmp_path / "m", "--preset", "tiny")
+    assert result.exit_code == 130 and "--resume" in result.output

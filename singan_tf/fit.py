@@ -19,7 +19,7 @@ import singan_tf
 from singan_tf import model_store
 from singan_tf.config import TrainConfig
 from singan_tf.errors import SinganError
-from singan_tf.image_io import image_hash, load_image
+from singan_tf.image_io import image_hash, load_image, make_grid
 from singan_tf.models import Discriminator
 from singan_tf.pyramid import Pyramid, build_reals
 from singan_tf.sampler import Sampler
@@ -146,9 +146,11 @@ def fit(
         tensors = {"real": reals[n].numpy()}
         if n == 0:
             tensors["z_star"] = z_star.numpy()
-        model_store.save_scale(
-            model_dir, n, trainer.generator, trainer.discriminator, tensors, _preview(pyramid, reals[n], seed)
-        )
+        preview = _preview(pyramid, reals[n], seed)
+        model_store.save_scale(model_dir, n, trainer.generator, trainer.discriminator, tensors, preview)
+        if writer is not None:
+            with writer.as_default(step=n):
+                tf.summary.image("preview", make_grid(preview[0], columns=len(preview[0]), labels=preview[1])[None])
         manifest["noise_amps"].append(trainer.noise_amp)
         manifest["scales"].append({"train_seconds": round(seconds, 3), "final_losses": final_losses})
         manifest["completed_scales"] = n + 1

@@ -149,3 +149,17 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path, demo_image, monkeyp
     monkeypatch.setattr(singan_tf.fit, "fit", interrupted)
     result = run("train", demo_image, "--out", tmp_path / "m", "--preset", "tiny")
     assert result.exit_code == 130 and "--resume" in result.output
+
+
+def test_tensorboard_logs_losses_and_previews(tmp_path, demo_image):
+    logs = tmp_path / "tb"
+    result = run("train", demo_image, "--out", tmp_path / "m", "--preset", "tiny", "--iters", 2, "--seed", 0,
+                 "--quiet", "--tensorboard", logs)
+    assert result.exit_code == 0, result.output
+    import tensorflow as tf
+
+    tags = set()
+    for event_file in logs.iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            tags |= {value.tag for value in event.summary.value}
+    assert {"scale_00/rec", "scale_01/d_loss", "preview"} <= tags

@@ -1,7 +1,7 @@
 """Installs one import name, `singan_tf`; the top-level cli/, export/ and serving/ folders become its
 sub-packages so nothing generic (`cli`, `export`) lands in site-packages."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 with open("requirements.txt") as f:
     requirements = [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
@@ -13,7 +13,7 @@ setup(
     "sample at any size, deploy as one SavedModel",
     license="MIT",
     python_requires=">=3.10",
-    packages=["singan_tf", "singan_tf.cli", "singan_tf.export", "singan_tf.serving"],
+    packages=find_packages(include=["singan_tf", "singan_tf.*"]) + ["singan_tf.cli", "singan_tf.export", "singan_tf.serving"],
     package_dir={
         "singan_tf": "singan_tf",
         "singan_tf.cli": "cli",

@@ -19,6 +19,11 @@ COMMANDS = [
     "plan",
     "train",
     "sample",
+    "harmonize",
+    "edit",
+    "paint",
+    "super_resolve",
+    "animate",
 ]
 
 

@@ -1,0 +1,114 @@
+"""Super-resolution: a pyramid trained with a strong reconstruction weight, whose finest generator is
+then applied again and again above the training size, each time after a bicubic step up.
+
+Official SR.py: steps of about 2^(1/3) (r0 = (1/2)^(1/3), iter_num = round(log_r0(1/factor)),
+in_scale = factor^(1/iter_num); x4 = 6 steps of 1.26), trained with alpha = 100, min_size = 18 and
+scale_factor = 1/in_scale as the initial pyramid ratio (re-fitted per image like any training).
+Inference: x <- imresize(x, in_scale); x <- G_N(noise_amp_N * z + x, x), iter_num times, starting
+from the training image at its finest scale; the first step's noise is one channel repeated over RGB
+(it runs as "scale 0" in the official loop); then a top-left crop to round(factor * H) x round(factor * W).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import tensorflow as tf
+
+from singan_tf import noise
+from singan_tf.applications.common import Note, ignore_note
+from singan_tf.config import TrainConfig, preset
+from singan_tf.errors import SinganError
+from singan_tf.fit import fit
+from singan_tf.image_io import image_hash, load_image, save_image
+from singan_tf.model_store import MANIFEST, load_pyramid, load_tensors, read_manifest
+from singan_tf.pyramid import Pyramid, gray, upsample
+
+SR_ALPHA = 100.0
+SR_MIN_SIZE = 18
+FIRST_STEP = 0.5 ** (1 / 3)
+MAX_FACTOR = 16.0
+
+
+def sr_steps(factor: float) -> tuple[int, float]:
+    """(iter_num, in_scale) of the official `calc_init_scale`."""
+    if not 1 < factor <= MAX_FACTOR:
+        raise SinganError(f"--factor must be in (1, {MAX_FACTOR:g}] (got {factor:g})")
+    steps = round(math.log(1 / factor, FIRST_STEP))
+    if steps < 1:
+        raise SinganError(f"--factor {factor:g} is less than one upsampling step; use at least {2 ** (1 / 6):.3f}")
+    return steps, factor ** (1 / steps)
+
+
+def sr_config(base: TrainConfig, factor: float) -> TrainConfig:
+    """The official SR training settings on top of a preset."""
+    _, in_scale = sr_steps(factor)
+    return base.with_overrides(alpha=SR_ALPHA, min_size=SR_MIN_SIZE, scale_factor=1 / in_scale)
+
+
+def step_sizes(size: Sequence[int], in_scale: float, steps: int) -> list[tuple[int, int]]:
+    """Sizes after each step: ceil(size * in_scale), as imresize rounds."""
+    sizes, (h, w) = [], size
+    for _ in range(steps):
+        h, w = math.ceil(h * in_scale), math.ceil(w * in_scale)
+        sizes.append((h, w))
+    return sizes
+
+
+def super_resolve(pyramid: Pyramid, image: tf.Tensor, factor: float, seed) -> tf.Tensor:
+    """[1, H, W, 3] -> [1, round(factor*H), round(factor*W), 3] through the finest generator.
+
+    The repeated steps are a pyramid of their own: G_N at every level, linked by 1/in_scale, started
+    from the first bicubic step, so Pyramid.run does the loop exactly as the official SinGAN_generate.
+    """
+    steps, in_scale = sr_steps(factor)
+    height, width = image.shape[1], image.shape[2]
+    sizes = step_sizes((height, width), in_scale, steps)
+    chain = Pyramid([pyramid.generators[-1]] * steps, [pyramid.noise_amps[-1]] * steps, sizes, 1 / in_scale, None)
+    first = gray(noise.normal(seed, 0, [1, *sizes[0], 1]))
+    noises = [first] + [noise.normal(seed, n, [1, h, w, 3]) for n, (h, w) in enumerate(sizes[1:], start=1)]
+    start = upsample(image, *sizes[0], chain.scale_factor)
+    result = chain.run(noises, sizes, start_image=start)
+    return result[:, : round(factor * height), : round(factor * width)]
+
+
+def _trained(model_dir: Path) -> bool:
+    if not (Path(model_dir) / MANIFEST).exists():
+        return False
+    manifest = read_manifest(model_dir)
+    return manifest["completed_scales"] == len(manifest["scale_sizes"])
+
+
+def write_super_resolution(
+    image_path: Path,
+    out_path: Path,
+    model_dir: Path,
+    factor: float = 4.0,
+    preset_name: str = "paper",
+    niter: int | None = None,
+    seed: int = 0,
+    note: Note = ignore_note,
+    progress: bool = True,
+) -> Path:
+    """The super-resolve command. A finished model in `model_dir` is used as it is; otherwise one is
+    trained (or resumed) there the SR way. The input is the model's training image at its finest
+    scale when IMAGE is that image (official), else IMAGE as given."""
+    sr_steps(factor)
+    image_path, model_dir = Path(image_path), Path(model_dir)
+    if not _trained(model_dir):
+        note(f"training an SR model (alpha {SR_ALPHA:g}, min size {SR_MIN_SIZE}) in {model_dir}")
+        config = sr_config(preset(preset_name, niter=niter), factor)
+        fit(image_path, model_dir, config, seed=seed, resume=(model_dir / MANIFEST).exists(), progress=progress)
+    manifest = read_manifest(model_dir)
+    if manifest["config"]["alpha"] != SR_ALPHA:
+        note(f"note: {model_dir} was not trained for SR (alpha {manifest['config']['alpha']:g}, not {SR_ALPHA:g})")
+    pyramid = load_pyramid(model_dir, manifest)
+    if manifest["image"]["sha256"] == image_hash(image_path):
+        image = tf.constant(load_tensors(model_dir, pyramid.num_scales - 1)["real"])
+    else:
+        note(f"note: {model_dir} was trained on {manifest['image']['name']}; applying it to {image_path.name} as given")
+        image = tf.constant(load_image(image_path)[None])
+    save_image(super_resolve(pyramid, image, factor, seed), out_path)
+    return Path(out_path)

@@ -24,6 +24,7 @@ COMMANDS = [
     "paint",
     "super_resolve",
     "animate",
+    "export", "serve", "client",
 ]
 
 

@@ -89,7 +89,8 @@ class Sampler:
             lambda: self.pyramid.z_star,
             lambda: gray(noise.normal(seed, 0, [1, h0, w0, 1])),
         )
-        noises = [coarsest]
+        # A no-op reshape: the exported tf.cond output is unranked, and TFLite's CONV_2D needs rank and channels.
+        noises = [tf.reshape(coarsest, [1, h0, w0, 3])]
         for n, (h, w) in enumerate(sizes[1:], start=1):
             keep = tf.cast(n >= scale_from, tf.float32)
             noises.append(keep * noise.normal(seed, n, [1, h, w, 3]))

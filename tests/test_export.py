@@ -1,0 +1,222 @@
+"""The export: one SavedModel that every loader (TF1 session as in TF Serving, saved_model_cli, a fresh
+tf.saved_model.load, TFSMLayer, tf.data) runs to the Python sampler's pixels, and its TFLite twin.
+
+The tiny model is exported once per session, through the CLI with --tflite.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+from PIL import Image
+
+from singan_tf.cli.main import cli
+from singan_tf.errors import SinganError
+from singan_tf.export.saved_model import model_versions
+from singan_tf.image_io import to_uint8
+from singan_tf.model_store import load_pyramid
+from singan_tf.sampler import Sampler
+
+# The training size (24x32), a wide and a tall aspect ratio.
+SIZES = [(24, 32), (30, 60), (50, 20)]
+SEED = 5
+BIN = Path(sys.executable).parent
+# TFLite tolerance, in 8-bit levels: TFLite's kernels round differently by ~1e-6, and the pyramid's
+# 8-bit floor between scales turns a few of those into whole levels (see docs/deploy.md).
+TFLITE_MAX_SHARE_OFF_BY_MORE_THAN_ONE = 0.01
+TFLITE_MAX_MEAN_ABS = 0.1
+
+
+def run(*args) -> object:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="session")
+def export_base(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("export")
+    result = run("export", tiny_model, "--out", base, "--tflite")
+    assert result.exit_code == 0, result.output
+    return base
+
+
+@pytest.fixture(scope="session")
+def version_dir(export_base: Path) -> Path:
+    return export_base / "singan" / "1"
+
+
+@pytest.fixture(scope="session")
+def sampler(tiny_model: Path) -> Sampler:
+    return Sampler(load_pyramid(tiny_model))
+
+
+@pytest.fixture(scope="session")
+def loaded(version_dir: Path):
+    return tf.saved_model.load(str(version_dir))
+
+
+def expected(sampler: Sampler, height: int, width: int, seed: int = SEED, scale_from: int = 0) -> np.ndarray:
+    """The Python sampler's pixels, converted as `singan-tf sample` converts them."""
+    return to_uint8(np.asarray(sampler(height, width, seed, scale_from)))
+
+
+def serving_default(loaded, height: int, width: int, seed: int = SEED, scale_from: int = 0) -> np.ndarray:
+    return loaded.signatures["serving_default"](
+        height=tf.constant(height), width=tf.constant(width), seed=tf.constant(seed, tf.int64),
+        scale_from=tf.constant(scale_from),
+    )["image"].numpy()
+
+
+def test_layout_is_what_tf_serving_watches(export_base: Path, version_dir: Path):
+    assert (version_dir / "saved_model.pb").is_file()
+    assert (version_dir / "variables" / "variables.index").is_file()
+    assert (export_base / "singan" / "1.tflite").is_file()
+    assert json.loads((export_base / "singan" / "1.tflite.json").read_text())["max_height"] == 96
+    assert model_versions(export_base / "singan") == [1]  # the .tflite files are not versions
+    assert json.loads((version_dir / "assets.extra" / "manifest.json").read_text())["completed_scales"] == 2
+
+
+def test_tf1_session_loader_matches_sampler_and_asserts(version_dir: Path, sampler: Sampler):
+    """The loader TF Serving uses: Keras 3 variables tracked the usual way fail exactly here."""
+    cases = [(h, w, 0) for h, w in SIZES] + [(24, 32, 1)]
+    wanted = [expected(sampler, height, width, SEED, scale_from) for height, width, scale_from in cases]
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir))
+        signature = meta_graph.signature_def["serving_default"]
+
+        def run_signature(height, width, scale_from):
+            feeds = {signature.inputs[k].name: v for k, v in
+                     dict(height=height, width=width, seed=SEED, scale_from=scale_from).items()}
+            return session.run(signature.outputs["image"].name, feeds)
+
+        for case, image in zip(cases, wanted):
+            np.testing.assert_array_equal(run_signature(*case), image)
+        for bad in [(0, 32, 0), (97, 32, 0), (24, 129, 0), (24, 32, 2), (30, 60, 1)]:
+            with pytest.raises(tf.errors.InvalidArgumentError, match="assertion failed"):
+                run_signature(*bad)
+
+
+def test_saved_model_cli_run(version_dir: Path, sampler: Sampler, tmp_path: Path):
+    """The documented command line (the TF1 loader again, from outside Python), at a wide size."""
+    height, width = SIZES[1]
+    process = subprocess.run(
+        [BIN / "saved_model_cli", "run", "--dir", version_dir, "--tag_set", "serve",
+         "--signature_def", "serving_default", "--outdir", tmp_path,
+         "--input_exprs", f"height={height};width={width};seed={SEED};scale_from=0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
+    )
+    assert process.returncode == 0, process.stderr[-2000:]
+    np.testing.assert_array_equal(np.load(tmp_path / "image.npy"), expected(sampler, height, width))
+
+
+def test_fresh_process_load(version_dir: Path, sampler: Sampler, tmp_path: Path):
+    script = (
+        "import json, sys, numpy as np, tensorflow as tf\n"
+        "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
+        "seed = tf.constant(int(sys.argv[3]), tf.int64)\n"
+        "out = {f'{h}x{w}': f(height=tf.constant(h), width=tf.constant(w), seed=seed, scale_from=tf.constant(0))"
+        "['image'].numpy() for h, w in json.loads(sys.argv[4])}\n"
+        "np.savez(sys.argv[2], **out)\n"
+    )
+    out = tmp_path / "fresh.npz"
+    process = subprocess.run([sys.executable, "-c", script, version_dir, out, str(SEED), json.dumps(SIZES)],
+                             capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr[-2000:]
+    with np.load(out) as images:
+        for height, width in SIZES:
+            np.testing.assert_array_equal(images[f"{height}x{width}"], expected(sampler, height, width))
+
+
+def test_out_of_range_requests_are_invalid_argument(loaded):
+    for height, width, scale_from in [(-1, 32, 0), (24, 0, 0), (97, 32, 0), (24, 129, 0), (24, 32, -1),
+                                      (24, 32, 2), (30, 60, 1)]:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="assertion failed"):
+            serving_default(loaded, height, width, SEED, scale_from)
+
+
+def test_other_signatures(loaded, sampler: Sampler):
+    signatures = loaded.signatures
+    for height, width in SIZES[:2]:
+        image = signatures["sample"](height=tf.constant(height), width=tf.constant(width),
+                                     seed=tf.constant(SEED, tf.int64))["image"].numpy()
+        np.testing.assert_array_equal(image, expected(sampler, height, width))
+    by_factor = signatures["sample_by_factor"](scale_v=tf.constant(1.5), scale_h=tf.constant(0.5),
+                                               seed=tf.constant(SEED, tf.int64))["image"].numpy()
+    np.testing.assert_array_equal(by_factor, expected(sampler, 36, 16))
+    np.testing.assert_array_equal(signatures["reconstruct"]()["image"].numpy(),
+                                  to_uint8(np.asarray(sampler.pyramid.reconstruct())))
+    limits = {k: int(v) for k, v in signatures["limits"]().items()}
+    assert limits == {
+        "training_height": 24, "training_width": 32, "num_scales": 2,
+        "min_height": sampler.min_size[0], "min_width": sampler.min_size[1],
+        "max_height": sampler.max_size[0], "max_width": sampler.max_size[1],
+    }
+
+
+def test_tfsm_layer_inside_a_keras_model(version_dir: Path, sampler: Sampler):
+    import keras
+
+    inputs = {"height": keras.Input(shape=(), batch_size=1, dtype="int32", name="height"),
+              "width": keras.Input(shape=(), batch_size=1, dtype="int32", name="width"),
+              "seed": keras.Input(shape=(), batch_size=1, dtype="int64", name="seed")}
+    image = keras.layers.TFSMLayer(str(version_dir), call_endpoint="generate")(inputs)
+    model = keras.Model(inputs, keras.layers.Rescaling(1.0)(image))
+    for height, width in SIZES[1:]:
+        out = model({"height": np.array([height], np.int32), "width": np.array([width], np.int32),
+                     "seed": np.array([SEED], np.int64)})
+        np.testing.assert_array_equal(np.asarray(out).astype(np.uint8), expected(sampler, height, width))
+
+
+def test_tf_data_pipeline(loaded, sampler: Sampler):
+    sample = loaded.signatures["sample"]
+    images = tf.data.Dataset.range(SEED, SEED + 3).map(
+        lambda seed: sample(height=tf.constant(30), width=tf.constant(60), seed=seed)["image"][0]
+    )
+    for seed, image in zip(range(SEED, SEED + 3), images):
+        np.testing.assert_array_equal(image.numpy(), expected(sampler, 30, 60, seed)[0])
+
+
+def test_cli_sample_png_equals_serving_default(tiny_model: Path, loaded, tmp_path: Path):
+    height, width = SIZES[2]
+    result = run("sample", tiny_model, "--num", 1, "--seed", SEED, "--height", height, "--width", width,
+                 "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    png = np.asarray(Image.open(tmp_path / f"seed_{SEED:06d}.png").convert("RGB"))
+    np.testing.assert_array_equal(png, serving_default(loaded, height, width)[0])
+
+
+def test_export_cli_versions_and_errors(tiny_model: Path, export_base: Path, tmp_path: Path):
+    base = tmp_path / "exports"
+    result = run("export", tiny_model, "--out", base, "--name", "balloons", "--version", 3)
+    assert result.exit_code == 0, result.output
+    result = run("export", tiny_model, "--out", base, "--name", "balloons", "--version", 3)
+    assert result.exit_code == 2 and "already exists" in result.output
+    result = run("export", tmp_path / "missing", "--out", base)
+    assert result.exit_code == 2 and "not a singan-tf model folder" in result.output
+    result = run("export", tiny_model, "--out", base, "--name", "../x")
+    assert result.exit_code == 2 and "plain folder name" in result.output
+    assert model_versions(base / "balloons") == [3]
+    assert [p.name for p in (base / "balloons").iterdir()] == ["3"]  # no partial folder left behind
+
+
+def test_tflite_matches_within_tolerance(export_base: Path, loaded):
+    pytest.importorskip("ai_edge_litert")
+    from singan_tf.export.tflite import TfliteSampler
+
+    tflite = TfliteSampler(export_base / "singan" / "1.tflite")
+    for height, width, scale_from in [(h, w, 0) for h, w in SIZES] + [(24, 32, 1)]:
+        for seed in (SEED, 2**40 + 3):
+            lite = tflite(height, width, seed, scale_from)
+            assert lite.shape == (1, height, width, 3) and lite.dtype == np.uint8
+            diff = np.abs(lite.astype(int) - serving_default(loaded, height, width, seed, scale_from))
+            assert (diff > 1).mean() <= TFLITE_MAX_SHARE_OFF_BY_MORE_THAN_ONE, diff.max()
+            assert diff.mean() <= TFLITE_MAX_MEAN_ABS
+    for bad in [(0, 32, 0), (97, 32, 0), (24, 32, 2), (30, 60, 1)]:
+        with pytest.raises(SinganError):
+            tflite(*bad[:2], SEED, bad[2])

@@ -20,8 +20,11 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from singan_tf.applications.common import load_model
+from singan_tf.applications.harmonize import MaskedInjection
+from singan_tf.applications.masks import HARMONIZATION_RADIUS
 from singan_tf.errors import SinganError
-from singan_tf.model_store import MANIFEST, load_pyramid, read_manifest
+from singan_tf.model_store import MANIFEST
 from singan_tf.sampler import Sampler
 
 DEFAULT_NAME = "singan"
@@ -45,13 +48,20 @@ def to_uint8(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.round(unit * 255.0), tf.uint8)
 
 
+def from_uint8(pixels: tf.Tensor) -> tf.Tensor:
+    """8-bit pixels to [-1, 1] with the same float32 operations as `image_io.load_image`."""
+    return tf.cast(pixels, tf.float32) / 255.0 * 2.0 - 1.0
+
+
 class PyramidModule(tf.Module):
     """The export's root object: the generators' variables plus one traced function per endpoint."""
 
-    def __init__(self, sampler: Sampler):
+    def __init__(self, sampler: Sampler, harmonizer: MaskedInjection):
         super().__init__(name="singan")
         self.generator_variables = [w.value for g in sampler.pyramid.generators for w in g.weights]
-        self._sampler = sampler  # a plain object: not tracked, so no Keras variable reaches the object graph
+        # Plain objects, not tracked, so no Keras variable reaches the object graph.
+        self._sampler = sampler
+        self._harmonizer = harmonizer
 
     @tf.function(input_signature=[_HEIGHT, _WIDTH, _SEED, _SCALE_FROM])
     def sample_from(self, height, width, seed, scale_from):
@@ -91,6 +101,19 @@ class PyramidModule(tf.Module):
         }
         return {key: tf.constant(value, tf.int32) for key, value in values.items()}
 
+    @tf.function(input_signature=[
+        tf.TensorSpec([1, None, None, 3], tf.uint8, name="image"),
+        tf.TensorSpec([1, None, None, None], tf.uint8, name="mask"),
+        tf.TensorSpec([], tf.int32, name="injection_scale"),
+        _SEED,
+    ])
+    def harmonize(self, image, mask, injection_scale, seed):
+        """`singan-tf harmonize` as a service: a naively pasted composite and its mask (any size,
+        resized to the training size; channel 0 non-zero = inside) in, the harmonized training
+        image out. Injection scale 1..N-1; out-of-range scales and empty masks are INVALID_ARGUMENT."""
+        result = self._harmonizer(from_uint8(image), from_uint8(mask), injection_scale, seed)
+        return {"image": to_uint8(result["blended"])}
+
     @tf.function(input_signature=[_REQUEST])
     def generate(self, request):
         """The keras.layers.TFSMLayer endpoint: one dict argument (TFSMLayer passes inputs
@@ -105,6 +128,7 @@ def signatures(module: PyramidModule) -> dict:
         "sample": module.sample,
         "sample_by_factor": module.sample_by_factor,
         "reconstruct": module.reconstruct,
+        "harmonize": module.harmonize,
         "limits": module.limits,
     }
 
@@ -130,8 +154,8 @@ def export_saved_model(model_dir: Path, export_base: Path, name: str = DEFAULT_N
     target = model_base / str(version)
     if target.exists():
         raise SinganError(f"{target} already exists; pick another --version or remove it")
-    manifest = read_manifest(model_dir)
-    module = PyramidModule(Sampler(load_pyramid(model_dir, manifest)))
+    model = load_model(model_dir)
+    module = PyramidModule(model.sampler, MaskedInjection(model.pyramid, model.real, HARMONIZATION_RADIUS))
     partial = model_base / f".partial-{version}-{secrets.token_hex(4)}"
     try:
         tf.saved_model.save(module, str(partial), signatures=signatures(module))

@@ -220,3 +220,31 @@ def test_tflite_matches_within_tolerance(export_base: Path, loaded):
     for bad in [(0, 32, 0), (97, 32, 0), (24, 32, 2), (30, 60, 1)]:
         with pytest.raises(SinganError):
             tflite(*bad[:2], SEED, bad[2])
+
+
+def test_harmonize_signature_matches_the_python_application(loaded, tiny_model: Path):
+    from singan_tf.applications.common import load_model
+    from singan_tf.applications.harmonize import MaskedInjection
+    from singan_tf.applications.masks import HARMONIZATION_RADIUS
+    from singan_tf.export.saved_model import from_uint8
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (1, 30, 40, 3), dtype=np.uint8)  # another size: resized inside
+    mask = np.zeros((1, 30, 40, 1), np.uint8)
+    mask[:, :4, :4] = 255
+    model = load_model(tiny_model)
+    result = MaskedInjection(model.pyramid, model.real, HARMONIZATION_RADIUS)(
+        from_uint8(tf.constant(image)), from_uint8(tf.constant(mask)), 1, 3)
+    python, outside = result["blended"], result["mask"].numpy() == 0
+    served = loaded.signatures["harmonize"](
+        image=tf.constant(image), mask=tf.constant(mask), injection_scale=tf.constant(1),
+        seed=tf.constant(3, tf.int64))["image"].numpy()
+    np.testing.assert_array_equal(served, to_uint8(python.numpy()))
+    # Where the soft mask is zero (far from the pasted corner) the output is the training image.
+    assert outside.sum() > 50
+    np.testing.assert_array_equal(served[outside], to_uint8(model.real.numpy())[outside])
+    for scale, bad_mask in ((0, mask), (2, mask), (1, np.zeros_like(mask))):
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            loaded.signatures["harmonize"](
+                image=tf.constant(image), mask=tf.constant(bad_mask), injection_scale=tf.constant(scale),
+                seed=tf.constant(3, tf.int64))

@@ -24,7 +24,11 @@ COMMANDS = [
     "paint",
     "super_resolve",
     "animate",
-    "export", "serve", "client",
+    "export",
+    "serve",
+    "client",
+    "eval",
+    "bench",
 ]
 
 

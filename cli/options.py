@@ -27,6 +27,8 @@ _HELP = {
     "alpha": "Reconstruction-loss weight.",
     "noise_amp": "Noise std per scale = this x RMSE of the upsampled reconstruction.",
     "xla": "Compile each scale's training step with XLA (faster; ~10-20 s compile per scale).",
+    "mixed_precision": "Run the convolutions in bfloat16 (weights, statistics and losses stay float32). For GPUs "
+                       "with bfloat16 (Ampere or newer); not the paper's numbers, so off by default.",
 }
 
 

@@ -32,6 +32,9 @@ class TrainConfig:
     alpha: float = 10.0
     noise_amp: float = 0.1
     xla: bool = True
+    # Opt-in for accelerators: bfloat16 convolutions (models.MIXED_POLICY). It changes the numbers,
+    # so no preset turns it on.
+    mixed_precision: bool = False
 
     def __post_init__(self) -> None:
         problems = []

@@ -16,6 +16,9 @@ import tensorflow as tf
 KERNEL_SIZE = 3
 NUM_LAYERS = 5
 PADDING = NUM_LAYERS * (KERNEL_SIZE - 1) // 2
+MIXED_POLICY = "mixed_bfloat16"
+"""Convolutions in bfloat16, weights and everything else in float32. bfloat16 has float32's exponent
+range, so the nested gradient of the penalty needs no loss scaling (float16 would need it twice)."""
 
 
 def _seed(seed: int | None, offset: int) -> int | None:
@@ -51,9 +54,13 @@ class BatchNorm(keras.layers.Layer):
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         if training:
-            mean = tf.reduce_mean(x, axis=[0, 1, 2])
-            variance = tf.reduce_mean(tf.square(x - mean), axis=[0, 1, 2])
-            count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)
+            # Moments over a [pixels, channels] view: XLA:CPU reduces that in one pass, while a
+            # reduction over axes [0, 1, 2] becomes a slow windowed reduction (measured: BN forward
+            # + backward ~1.9x faster). Still the exact two-pass variance, differentiated through.
+            flat = tf.reshape(x, [-1, tf.shape(x)[-1]])
+            mean = tf.reduce_mean(flat, axis=0)
+            variance = tf.reduce_mean(tf.square(flat - mean), axis=0)
+            count = tf.cast(tf.shape(flat)[0], x.dtype)
             unbiased = variance * count / tf.maximum(count - 1.0, 1.0)
             self.moving_mean.assign(self.moving_mean * (1 - self.momentum) + tf.stop_gradient(mean) * self.momentum)
             self.moving_variance.assign(
@@ -61,17 +68,22 @@ class BatchNorm(keras.layers.Layer):
             )
         else:
             mean, variance = self.moving_mean, self.moving_variance
-        return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+        # (x - mean) * rsqrt(var + eps) * gamma + beta, folded into one per-channel scale and shift
+        # so the full-size tensor is touched once forward and its backward graph stays small.
+        scale = self.gamma * tf.math.rsqrt(variance + self.epsilon)
+        return x * scale + (self.beta - mean * scale)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon, "seed": self.seed}
 
 
-def conv3x3(in_channels: int, filters: int, seed: int | None, name: str) -> keras.layers.Conv2D:
+def conv3x3(
+    in_channels: int, filters: int, seed: int | None, name: str, dtype: str | None = None
+) -> keras.layers.Conv2D:
     """A valid 3x3 convolution initialised as the official code leaves it.
 
     Weights ~ N(0, 0.02) (its `weights_init`); biases keep PyTorch's default U(+-1/sqrt(fan_in)),
-    which `weights_init` does not touch.
+    which `weights_init` does not touch. `dtype` is a Keras dtype policy (None = float32).
     """
     bound = 1.0 / math.sqrt(in_channels * KERNEL_SIZE * KERNEL_SIZE)
     return keras.layers.Conv2D(
@@ -81,49 +93,72 @@ def conv3x3(in_channels: int, filters: int, seed: int | None, name: str) -> kera
         kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02, seed=seed),
         bias_initializer=keras.initializers.RandomUniform(-bound, bound, seed=_seed(seed, 1)),
         name=name,
+        dtype=dtype,
     )
 
 
 @keras.saving.register_keras_serializable(package="singan_tf")
 class ConvBlock(keras.layers.Layer):
-    """Conv 3x3 (valid) -> BatchNorm -> LeakyReLU(0.2)."""
+    """Conv 3x3 (valid) -> BatchNorm -> LeakyReLU(0.2); the convolution in `conv_dtype` (a Keras
+    dtype policy, None = float32), the normalisation always in float32."""
 
-    def __init__(self, in_channels: int, filters: int, seed: int | None = None, **kwargs: Any):
+    def __init__(
+        self, in_channels: int, filters: int, seed: int | None = None, conv_dtype: str | None = None, **kwargs: Any
+    ):
         super().__init__(**kwargs)
         self.in_channels = in_channels
         self.filters = filters
         self.seed = seed
-        self.conv = conv3x3(in_channels, filters, seed, name="conv")
+        self.conv_dtype = conv_dtype
+        self.conv = conv3x3(in_channels, filters, seed, name="conv", dtype=conv_dtype)
         self.norm = BatchNorm(seed=_seed(seed, 2), name="norm")
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         return tf.nn.leaky_relu(self.norm(self.conv(x), training=training), alpha=0.2)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "in_channels": self.in_channels, "filters": self.filters, "seed": self.seed}
+        return {
+            **super().get_config(), "in_channels": self.in_channels, "filters": self.filters, "seed": self.seed,
+            "conv_dtype": self.conv_dtype,
+        }
 
 
 class _PatchNetwork(keras.Model):
-    """The shared trunk: head block, three body blocks and a bare 3x3 tail convolution."""
+    """The shared trunk: head block, three body blocks and a bare 3x3 tail convolution.
 
-    def __init__(self, channels: int, out_channels: int, image_channels: int = 3, seed: int | None = None, **kwargs):
+    `mixed_precision` runs the convolutions in bfloat16 (MIXED_POLICY); weights stay float32, so a
+    network trained that way saves, loads and samples like any other. The output is float32.
+    """
+
+    def __init__(
+        self, channels: int, out_channels: int, image_channels: int = 3, seed: int | None = None,
+        mixed_precision: bool = False, **kwargs,
+    ):
         super().__init__(**kwargs)
         self.channels = channels
         self.image_channels = image_channels
         self.seed = seed
+        self.mixed_precision = mixed_precision
+        conv_dtype = MIXED_POLICY if mixed_precision else None
         self.blocks = [
-            ConvBlock(image_channels if i == 0 else channels, channels, seed=_seed(seed, 10 * i), name=f"block{i}")
+            ConvBlock(
+                image_channels if i == 0 else channels, channels, seed=_seed(seed, 10 * i), conv_dtype=conv_dtype,
+                name=f"block{i}",
+            )
             for i in range(NUM_LAYERS - 1)
         ]
-        self.tail = conv3x3(channels, out_channels, _seed(seed, 100), name="tail")
+        self.tail = conv3x3(channels, out_channels, _seed(seed, 100), name="tail", dtype=conv_dtype)
 
     def trunk(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         for block in self.blocks:
             x = block(x, training=training)
-        return self.tail(x)
+        return tf.cast(self.tail(x), tf.float32)
 
     def get_config(self) -> dict[str, Any]:
-        return {"channels": self.channels, "image_channels": self.image_channels, "seed": self.seed}
+        return {
+            "channels": self.channels, "image_channels": self.image_channels, "seed": self.seed,
+            "mixed_precision": self.mixed_precision,
+        }
 
 
 @keras.saving.register_keras_serializable(package="singan_tf")
@@ -134,8 +169,11 @@ class Generator(_PatchNetwork):
     the output has the same size. The residual is not clipped, as in the official code.
     """
 
-    def __init__(self, channels: int, image_channels: int = 3, seed: int | None = None, **kwargs: Any):
-        super().__init__(channels, image_channels, image_channels, seed, **kwargs)
+    def __init__(
+        self, channels: int, image_channels: int = 3, seed: int | None = None, mixed_precision: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(channels, image_channels, image_channels, seed, mixed_precision, **kwargs)
 
     def call(self, inputs: tuple[tf.Tensor, tf.Tensor], training: bool = False) -> tf.Tensor:
         noisy, prev = inputs
@@ -147,8 +185,11 @@ class Generator(_PatchNetwork):
 class Discriminator(_PatchNetwork):
     """D_n: a WGAN critic scoring every 11x11 patch; [B, H, W, C] -> [B, H-10, W-10, 1]."""
 
-    def __init__(self, channels: int, image_channels: int = 3, seed: int | None = None, **kwargs: Any):
-        super().__init__(channels, 1, image_channels, seed, **kwargs)
+    def __init__(
+        self, channels: int, image_channels: int = 3, seed: int | None = None, mixed_precision: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(channels, 1, image_channels, seed, mixed_precision, **kwargs)
 
     def call(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
         return self.trunk(images, training)

@@ -46,8 +46,11 @@ class ScaleTrainer:
         self.config = config
         self.key = tf.random.experimental.stateless_fold_in(tf.constant([0, seed], tf.int64), scale)
         channels = config.channels(scale)
-        self.generator = Generator(channels, seed=seed * 1000 + 2 * scale, name=f"G{scale}")
-        self.discriminator = Discriminator(channels, seed=seed * 1000 + 2 * scale + 1, name=f"D{scale}")
+        mixed = config.mixed_precision
+        self.generator = Generator(channels, seed=seed * 1000 + 2 * scale, mixed_precision=mixed, name=f"G{scale}")
+        self.discriminator = Discriminator(
+            channels, seed=seed * 1000 + 2 * scale + 1, mixed_precision=mixed, name=f"D{scale}"
+        )
         self.generator([real, real])
         self.discriminator(real)
         if warm_start is not None and warm_start[0].channels == channels:

@@ -1,0 +1,95 @@
+"""Properties the training speed depends on (one trace, one compiled graph, no host calls) and the
+benchmark's bookkeeping. Timings themselves are not asserted: they belong to `singan-tf bench`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+from singan_tf.benchmark import is_official_reference, markdown_table, random_pyramid, run_benchmark
+from singan_tf.config import preset
+from singan_tf.cost import iteration_flops
+from singan_tf.image_io import load_image
+from singan_tf.pyramid import build_reals
+from singan_tf.scale_plan import plan_scales
+from singan_tf.training import ScaleTrainer
+
+
+@pytest.fixture(scope="module")
+def xla_trainer(demo_image) -> ScaleTrainer:
+    """Scale 1 of the tiny preset with XLA on (as the paper preset trains), run for 4 iterations, so
+    the iteration includes the pass through a coarser generator."""
+    config = preset("tiny", xla=True)
+    image = load_image(demo_image)
+    plan = plan_scales(*image.shape[:2], config)
+    trainer = ScaleTrainer(1, build_reals(image, plan)[1], random_pyramid(plan, config, 1), config, seed=3)
+    for i in range(4):
+        trainer.iteration(tf.constant(i))
+    return trainer
+
+
+def test_iteration_is_traced_once(xla_trainer):
+    assert xla_trainer.iteration.experimental_get_tracing_count() == 1
+
+
+def test_iteration_is_one_xla_graph_without_host_calls(xla_trainer):
+    concrete = xla_trainer.iteration.get_concrete_function(tf.constant(0))
+    assert xla_trainer.iteration.experimental_get_tracing_count() == 1
+    op_types = {op.type for op in concrete.graph.get_operations()}
+    assert not op_types & {"PyFunc", "EagerPyFunc", "PyFuncStateless"}
+    assert concrete.function_def.attr["_XlaMustCompile"].b
+
+
+def test_mixed_precision_is_opt_in_and_keeps_float32_weights(demo_image):
+    """Also the plain tf.function path (tiny preset: no XLA) traces once."""
+    assert not any(preset(p).mixed_precision for p in ("paper", "quick", "tiny"))
+    config = preset("tiny", mixed_precision=True)
+    image = load_image(demo_image)
+    plan = plan_scales(*image.shape[:2], config)
+    trainer = ScaleTrainer(0, build_reals(image, plan)[0], random_pyramid(plan, config, 0), config, seed=3)
+    for i in range(3):
+        losses = trainer.iteration(tf.constant(i))
+    assert trainer.iteration.experimental_get_tracing_count() == 1
+    assert set(losses) >= {"d_loss", "g_adv", "rec"}
+    assert all(np.isfinite(float(v)) for v in losses.values())
+    assert trainer.generator.blocks[1].conv.compute_dtype == "bfloat16"
+    assert trainer.generator.blocks[1].norm.compute_dtype == "float32"
+    assert {w.dtype for w in trainer.generator.weights + trainer.discriminator.weights} == {"float32"}
+    assert trainer.generator([trainer.real, trainer.real]).dtype == tf.float32
+
+
+def test_official_reference_needs_balloons_and_the_paper_settings(demo_image, tmp_path):
+    assert is_official_reference(demo_image, preset("paper"))
+    assert is_official_reference(demo_image, preset("paper", xla=False))
+    assert not is_official_reference(demo_image, preset("paper", nfc=64))
+    assert not is_official_reference(demo_image, preset("paper", mixed_precision=True))
+    assert not is_official_reference(tmp_path / "other.png", preset("paper"))
+
+
+def test_benchmark_report(demo_image):
+    config = preset("tiny")
+    report = run_benchmark(demo_image, config, scales=[1], iters=2, matmul_size=256)
+    assert set(report["peak_gflops"]) == {"matmul", "conv3x3"}
+    assert all(v > 0 for v in report["peak_gflops"].values())
+    (row,) = report["train"]
+    plan = plan_scales(*load_image(demo_image).shape[:2], config)
+    assert (row["scale"], row["height"], row["width"], row["channels"]) == (1, *plan.scale_sizes[1], plan.channels[1])
+    flops = iteration_flops(list(plan.scale_sizes), list(plan.channels), 1, config)
+    assert row["gflop_per_iter"] == pytest.approx(flops / 1e9)
+    assert row["sec_per_iter"] > 0 and row["compile_sec"] > 0 and len(row["iter_times"]) == 2
+    assert row["pct_of_conv_peak"] == pytest.approx(100 * row["gflops"] / report["peak_gflops"]["conv3x3"])
+    assert row["pct_of_conv_here"] == pytest.approx(100 * row["gflops"] / row["conv3x3_gflops_here"])
+    assert "official_sec_per_iter" not in row  # tiny preset: the official timings do not apply
+    assert [s["height"] for s in report["sampling"]["sizes"]] == [12, 24, 48]
+    table = markdown_table(report)
+    assert table.count("\n| 1 | ") == 1 and "official" not in table
+
+
+def test_bench_rejects_scales_outside_the_plan(demo_image):
+    from singan_tf.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["bench", str(demo_image), "--preset", "tiny", "--scales", "1,9"])
+    assert result.exit_code == 2
+    assert "--scales [9] outside this image's plan (scales 0..1)" in result.output

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from singan_tf.errors import SinganError
+from singan_tf.sampler import request_problem
 
 SIGNATURE = "serving_default"
 
@@ -69,17 +70,12 @@ class TfliteSampler:
         self._sample = self.interpreter.get_signature_runner(SIGNATURE)
 
     def request_problem(self, height: int, width: int, scale_from: int) -> str | None:
-        """The Sampler's rules (sizes in the min..max box, scale_from in range and only at the
-        training size), from the limits exported beside the model."""
+        """The Sampler's rules, from the limits exported beside the model."""
         lim = self.limits
-        if not (lim["min_height"] <= height <= lim["max_height"] and lim["min_width"] <= width <= lim["max_width"]):
-            return (f"size {height}x{width} is outside height {lim['min_height']}..{lim['max_height']}, "
-                    f"width {lim['min_width']}..{lim['max_width']}")
-        if not 0 <= scale_from < lim["num_scales"]:
-            return f"scale_from {scale_from} is outside 0..{lim['num_scales'] - 1}"
-        if scale_from > 0 and (height, width) != (lim["training_height"], lim["training_width"]):
-            return "scale_from > 0 needs the training size"
-        return None
+        return request_problem(
+            height, width, scale_from, (lim["training_height"], lim["training_width"]),
+            (lim["min_height"], lim["min_width"]), (lim["max_height"], lim["max_width"]), lim["num_scales"],
+        )
 
     def __call__(self, height: int, width: int, seed: int, scale_from: int = 0) -> np.ndarray:
         """uint8 [1, height, width, 3]."""

@@ -23,6 +23,25 @@ def scaled_size(trained: int, requested, finest: int):
     return (2 * trained * requested + finest) // (2 * finest)
 
 
+def request_problem(height: int, width: int, scale_from: int, trained: tuple[int, int],
+                    min_size: tuple[int, int], max_size: tuple[int, int], num_scales: int) -> str | None:
+    """The serving rules in words, shared by every runner that cannot assert them in its graph
+    (the Python sampler before it runs, the TFLite runner whose converter drops the asserts)."""
+    if not (min_size[0] <= height <= max_size[0] and min_size[1] <= width <= max_size[1]):
+        return (
+            f"size {height}x{width} is outside what this model serves: height "
+            f"{min_size[0]}..{max_size[0]}, width {min_size[1]}..{max_size[1]}"
+        )
+    if not 0 <= scale_from < num_scales:
+        return f"scale_from {scale_from} is outside 0..{num_scales - 1}"
+    if scale_from > 0 and (height, width) != tuple(trained):
+        return (
+            f"scale_from > 0 keeps the training image's layout, so it needs the training size "
+            f"{trained[0]}x{trained[1]} (got {height}x{width})"
+        )
+    return None
+
+
 class Sampler:
     """Draws images from a pyramid; one compiled graph serves every size, seed and start scale."""
 
@@ -48,19 +67,8 @@ class Sampler:
 
     def request_problem(self, height: int, width: int, scale_from: int) -> str | None:
         """Why a request cannot be served, in words, or None; the graph asserts the same rules."""
-        if not (self.min_size[0] <= height <= self.max_size[0] and self.min_size[1] <= width <= self.max_size[1]):
-            return (
-                f"size {height}x{width} is outside what this model serves: height "
-                f"{self.min_size[0]}..{self.max_size[0]}, width {self.min_size[1]}..{self.max_size[1]}"
-            )
-        if not 0 <= scale_from < self.pyramid.num_scales:
-            return f"scale_from {scale_from} is outside 0..{self.pyramid.num_scales - 1}"
-        if scale_from > 0 and (height, width) != self.finest:
-            return (
-                f"scale_from > 0 keeps the training image's layout, so it needs the training size "
-                f"{self.finest[0]}x{self.finest[1]} (got {height}x{width})"
-            )
-        return None
+        return request_problem(height, width, scale_from, self.finest, self.min_size, self.max_size,
+                               self.pyramid.num_scales)
 
     def _assert_valid(self, height: tf.Tensor, width: tf.Tensor, scale_from: tf.Tensor) -> list:
         in_range = tf.logical_and(

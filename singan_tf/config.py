@@ -31,7 +31,9 @@ class TrainConfig:
     lambda_grad: float = 0.1
     alpha: float = 10.0
     noise_amp: float = 0.1
-    xla: bool = True
+    # XLA fuses the whole iteration into one program: the choice on GPUs. On x86 CPUs its
+    # convolutions are slower than oneDNN's, which the plain tf.function uses (docs/benchmarks.md).
+    xla: bool = False
     # Opt-in for accelerators: bfloat16 convolutions (models.MIXED_POLICY). It changes the numbers,
     # so no preset turns it on.
     mixed_precision: bool = False
@@ -76,7 +78,7 @@ PRESETS: dict[str, TrainConfig] = {
     # The demo: a smaller image and fewer iterations, about 10 minutes on 2 CPU cores.
     "quick": TrainConfig(max_size=96, min_size=25, niter=300),
     # For tests: three tiny scales and a handful of iterations, seconds on a CPU.
-    "tiny": TrainConfig(max_size=32, min_size=20, niter=20, nfc=8, max_nfc=16, xla=False),
+    "tiny": TrainConfig(max_size=32, min_size=20, niter=20, nfc=8, max_nfc=16),
 }
 
 

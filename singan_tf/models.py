@@ -53,25 +53,22 @@ class BatchNorm(keras.layers.Layer):
         )
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
-        if training:
-            # Moments over a [pixels, channels] view: XLA:CPU reduces that in one pass, while a
-            # reduction over axes [0, 1, 2] becomes a slow windowed reduction (measured: BN forward
-            # + backward ~1.9x faster). Still the exact two-pass variance, differentiated through.
-            flat = tf.reshape(x, [-1, tf.shape(x)[-1]])
-            mean = tf.reduce_mean(flat, axis=0)
-            variance = tf.reduce_mean(tf.square(flat - mean), axis=0)
-            count = tf.cast(tf.shape(flat)[0], x.dtype)
-            unbiased = variance * count / tf.maximum(count - 1.0, 1.0)
-            self.moving_mean.assign(self.moving_mean * (1 - self.momentum) + tf.stop_gradient(mean) * self.momentum)
-            self.moving_variance.assign(
-                self.moving_variance * (1 - self.momentum) + tf.stop_gradient(unbiased) * self.momentum
-            )
-        else:
-            mean, variance = self.moving_mean, self.moving_variance
-        # (x - mean) * rsqrt(var + eps) * gamma + beta, folded into one per-channel scale and shift
-        # so the full-size tensor is touched once forward and its backward graph stays small.
-        scale = self.gamma * tf.math.rsqrt(variance + self.epsilon)
-        return x * scale + (self.beta - mean * scale)
+        if not training:
+            # (x - mean) * rsqrt(var + eps) * gamma + beta as one per-channel scale and shift, the
+            # form the SavedModel and TFLite run.
+            scale = self.gamma * tf.math.rsqrt(self.moving_variance + self.epsilon)
+            return x * scale + (self.beta - self.moving_mean * scale)
+        # The fused op normalises with the biased batch variance, returns the running averages
+        # with the unbiased one (PyTorch's rule), and its gradient is the exact one, second
+        # derivative included. On CPU it is oneDNN's kernel: forward + backward ~2.5x faster than
+        # the same formula written out (measured at the scale-7 and scale-8 shapes).
+        y, moving_mean, moving_variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=x, scale=self.gamma, offset=self.beta, mean=self.moving_mean, variance=self.moving_variance,
+            epsilon=self.epsilon, exponential_avg_factor=self.momentum, is_training=True,
+        )
+        self.moving_mean.assign(tf.stop_gradient(moving_mean))
+        self.moving_variance.assign(tf.stop_gradient(moving_variance))
+        return y
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon, "seed": self.seed}

@@ -296,18 +296,23 @@ def test_super_resolve_chains_bicubic_steps_through_the_finest_generator(tiny_mo
 
 
 def test_super_resolve_with_a_model_is_an_upscaling_not_noise(deep_model, tmp_path):
+    """Averaged back over 4x4 blocks, the x4 result must follow the input's content. Correlation, not
+    pixel distance: six passes of a 30-iteration 8-channel generator drift in colour by a different
+    amount whenever float rounding changes (measured 0.32-0.83 over five such models; ~0 against the
+    upside-down input)."""
     result = ok("super-resolve", DEMO_IMAGE, "--model", deep_model, "--factor", 4, "--out", tmp_path / "x4.png")
-    hr = pixels(tmp_path / "x4.png")
+    hr = pixels(tmp_path / "x4.png").astype(np.float64)
     assert hr.shape == (96, 128, 3)
     assert "trained on" not in result.stderr  # the model's own image: its finest real is the input
-    real = load_model(deep_model).real
-    bicubic = to_uint8(official_resize(real, 96, 128, 4.0, 4.0)[0].numpy())
-    noise = np.random.default_rng(0).integers(0, 256, hr.shape)
-    upside_down = bicubic[::-1]
-    print(f"|SR - bicubic| = {mean_abs(hr, bicubic):.2f}, |SR - noise| = {mean_abs(hr, noise):.2f}, "
-          f"|SR - upside-down bicubic| = {mean_abs(hr, upside_down):.2f} (8-bit levels)")
-    assert mean_abs(hr, bicubic) < 0.6 * mean_abs(hr, noise)
-    assert mean_abs(hr, bicubic) < mean_abs(hr, upside_down)
+    real = to_uint8(load_model(deep_model).real[0].numpy())
+    shrunk = hr.reshape(24, 4, 32, 4, 3).mean(axis=(1, 3))
+
+    def content(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.mean([np.corrcoef(a[..., k].ravel(), b[..., k].ravel())[0, 1] for k in range(3)]))
+
+    print(f"content correlation: with the input {content(shrunk, real):.2f}, "
+          f"with the upside-down input {content(shrunk, real[::-1]):.2f}")
+    assert content(shrunk, real) > 0.25 > content(shrunk, real[::-1])
     other = save_rgb(pixels(DEMO_IMAGE)[:10, :15], tmp_path / "other.png")
     result = ok("super-resolve", other, "--model", deep_model, "--factor", 2, "--out", tmp_path / "other_x2.png")
     assert "trained on balloons.png" in result.stderr

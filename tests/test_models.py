@@ -80,10 +80,20 @@ def test_same_seed_same_weights():
     assert not all(np.array_equal(u, v) for u, v in zip(a.get_weights(), c.get_weights()))
 
 
-def test_batchnorm_matches_pytorch_semantics():
+# Eager, graph (where oneDNN's fused kernel replaces the op on x86) and XLA run different kernels.
+MODES = {
+    "eager": lambda f: f,
+    "graph": lambda f: tf.function(f, autograph=False),
+    "xla": lambda f: tf.function(f, jit_compile=True, autograph=False),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_batchnorm_matches_pytorch_semantics(mode):
     x = tf.random.normal([1, 5, 7, 4], mean=2.0, stddev=3.0, seed=1)
     bn = BatchNorm()
-    out = bn(x, training=True).numpy()
+    bn.build(x.shape)
+    out = MODES[mode](lambda x: bn(x, training=True))(x).numpy()
     flat = x.numpy().reshape(-1, 4)
     mean, var = flat.mean(0), flat.var(0)
     gamma, beta = bn.gamma.numpy(), bn.beta.numpy()
@@ -110,6 +120,31 @@ def test_batchnorm_variance_gradient_is_exact():
         var = tf.reduce_mean(tf.square(x - mean), axis=[0, 1, 2])
         plain = tf.reduce_sum(tf.square((x - mean) / tf.sqrt(var + 1e-5) * bn.gamma + bn.beta))
     np.testing.assert_allclose(tape.gradient(ours, x).numpy(), tape.gradient(plain, x).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_batchnorm_second_derivative_is_exact(mode):
+    """The gradient penalty differentiates the critic's input gradient again, through BatchNorm."""
+    x = tf.random.normal([1, 5, 6, 3], seed=3)
+    weights = tf.random.normal([1, 5, 6, 3], seed=4)
+    bn = BatchNorm(seed=5)
+    bn.build(x.shape)
+
+    def plain(x):
+        mean = tf.reduce_mean(x, axis=[0, 1, 2])
+        var = tf.reduce_mean(tf.square(x - mean), axis=[0, 1, 2])
+        return (x - mean) / tf.sqrt(var + 1e-5) * bn.gamma + bn.beta
+
+    def penalty_gradient(norm):
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                score = tf.reduce_sum(tf.nn.leaky_relu(norm(x), 0.2) * weights)
+            penalty = tf.reduce_sum(tf.square(inner.gradient(score, x)))
+        return outer.gradient(penalty, bn.gamma)
+
+    ours = MODES[mode](lambda: penalty_gradient(lambda x: bn(x, training=True)))()
+    np.testing.assert_allclose(ours.numpy(), penalty_gradient(plain).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_configs_round_trip():

@@ -17,11 +17,11 @@ from singan_tf.scale_plan import plan_scales
 from singan_tf.training import ScaleTrainer
 
 
-@pytest.fixture(scope="module")
-def xla_trainer(demo_image) -> ScaleTrainer:
-    """Scale 1 of the tiny preset with XLA on (as the paper preset trains), run for 4 iterations, so
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "xla"])
+def trainer(request, demo_image) -> ScaleTrainer:
+    """Scale 1 of the tiny preset, plain tf.function (the default) and XLA, run for 4 iterations, so
     the iteration includes the pass through a coarser generator."""
-    config = preset("tiny", xla=True)
+    config = preset("tiny", xla=request.param)
     image = load_image(demo_image)
     plan = plan_scales(*image.shape[:2], config)
     trainer = ScaleTrainer(1, build_reals(image, plan)[1], random_pyramid(plan, config, 1), config, seed=3)
@@ -30,20 +30,19 @@ def xla_trainer(demo_image) -> ScaleTrainer:
     return trainer
 
 
-def test_iteration_is_traced_once(xla_trainer):
-    assert xla_trainer.iteration.experimental_get_tracing_count() == 1
+def test_iteration_is_traced_once(trainer):
+    assert trainer.iteration.experimental_get_tracing_count() == 1
 
 
-def test_iteration_is_one_xla_graph_without_host_calls(xla_trainer):
-    concrete = xla_trainer.iteration.get_concrete_function(tf.constant(0))
-    assert xla_trainer.iteration.experimental_get_tracing_count() == 1
+def test_iteration_is_one_graph_without_host_calls(trainer):
+    concrete = trainer.iteration.get_concrete_function(tf.constant(0))
+    assert trainer.iteration.experimental_get_tracing_count() == 1
     op_types = {op.type for op in concrete.graph.get_operations()}
     assert not op_types & {"PyFunc", "EagerPyFunc", "PyFuncStateless"}
-    assert concrete.function_def.attr["_XlaMustCompile"].b
+    assert concrete.function_def.attr["_XlaMustCompile"].b == trainer.config.xla
 
 
 def test_mixed_precision_is_opt_in_and_keeps_float32_weights(demo_image):
-    """Also the plain tf.function path (tiny preset: no XLA) traces once."""
     assert not any(preset(p).mixed_precision for p in ("paper", "quick", "tiny"))
     config = preset("tiny", mixed_precision=True)
     image = load_image(demo_image)
@@ -62,7 +61,7 @@ def test_mixed_precision_is_opt_in_and_keeps_float32_weights(demo_image):
 
 def test_official_reference_needs_balloons_and_the_paper_settings(demo_image, tmp_path):
     assert is_official_reference(demo_image, preset("paper"))
-    assert is_official_reference(demo_image, preset("paper", xla=False))
+    assert is_official_reference(demo_image, preset("paper", xla=True))
     assert not is_official_reference(demo_image, preset("paper", nfc=64))
     assert not is_official_reference(demo_image, preset("paper", mixed_precision=True))
     assert not is_official_reference(tmp_path / "other.png", preset("paper"))
@@ -81,6 +80,10 @@ def test_benchmark_report(demo_image):
     assert row["sec_per_iter"] > 0 and row["compile_sec"] > 0 and len(row["iter_times"]) == 2
     assert row["pct_of_conv_peak"] == pytest.approx(100 * row["gflops"] / report["peak_gflops"]["conv3x3"])
     assert row["pct_of_conv_here"] == pytest.approx(100 * row["gflops"] / row["conv3x3_gflops_here"])
+    kernels = row["conv3x3_kernels_gflops_here"]
+    rates = [kernels[k] for k in ("forward", "input_gradient", "weight_gradient")]
+    assert min(rates) <= kernels["mix"] <= max(rates) and kernels["forward"] == row["conv3x3_gflops_here"]
+    assert row["pct_of_conv_mix_here"] == pytest.approx(100 * row["gflops"] / kernels["mix"])
     assert "official_sec_per_iter" not in row  # tiny preset: the official timings do not apply
     assert [s["height"] for s in report["sampling"]["sizes"]] == [12, 24, 48]
     table = markdown_table(report)

@@ -37,8 +37,8 @@ def command(image: Path, preset: str, scales: list[int] | None, iters: int, xla:
     """Time training iterations at some scales of IMAGE, and the sampler, on this machine.
 
     Nothing is trained for real: each scale's coarser pyramid has random weights (same cost).
-    Prints a Markdown table. The paper preset's scales 6,7,8 take about 5 minutes on 2 cores
-    (scale 8: ~1 min to compile, then ~15-20 s per iteration).
+    Prints a Markdown table. The paper preset's scales 6,7,8 take about 4 minutes on 2 cores
+    (scale 8: ~30 s to build, then ~13 s per iteration).
 
     \b
     singan-tf bench assets/balloons.png --scales 6,7,8 --iters 3 --json bench.json

@@ -28,7 +28,7 @@ _HELP = {
     "noise_amp": "Noise std per scale = this x RMSE of the upsampled reconstruction.",
     "xla": "Compile each scale's training step with XLA: for GPUs; on x86 CPUs oneDNN (the default) is faster.",
     "mixed_precision": "Run the convolutions in bfloat16 (weights, statistics and losses stay float32). For GPUs "
-                       "with bfloat16 (Ampere or newer); not the paper's numbers, so off by default.",
+                       "with bfloat16 (Ampere or newer) and CPUs with AMX; not the paper's numbers, so off by default.",
 }
 
 

@@ -1,7 +1,7 @@
 """One scale of SinGAN training: WGAN-GP on the image's patches plus a reconstruction loss.
 
-`ScaleTrainer.iteration` is the paper's training iteration as one compiled function (XLA where
-enabled): 3 critic steps, then 3 generator steps, all noise drawn inside from a counter-based
+`ScaleTrainer.iteration` is the paper's training iteration as one compiled tf.function (XLA with
+`config.xla`): 3 critic steps, then 3 generator steps, all noise drawn inside from a counter-based
 seed, no host round-trip. Logging, previews and saving live in `fit.py`.
 """
 

@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
-#   make demo   -> virtual environment, install, train the bundled image (~10 min on 2 CPU cores), samples + grid
+#   make demo   -> virtual environment, install, train the bundled image (~6 min on 2 CPU cores), samples + grid
 #   make test   -> virtual environment with the test tools, then the whole test suite
 PYTHON ?= python3
 VENV ?= .venv

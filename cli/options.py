@@ -45,7 +45,7 @@ def config_options(function: Callable) -> Callable:
         function = click.option(*names, field.name, type=kind, default=None, help=help_text)(function)
     return click.option(
         "--preset", type=click.Choice(list(PRESETS)), default="paper", show_default=True,
-        help="Starting values for every setting below: paper = official SinGAN, quick = ~10 min demo, tiny = tests.",
+        help="Starting values for every setting below: paper = official SinGAN, quick = ~6 min demo, tiny = tests.",
     )(function)
 
 

@@ -75,7 +75,7 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     # The official defaults: what the paper's figures were made with.
     "paper": TrainConfig(),
-    # The demo: a smaller image and fewer iterations, about 10 minutes on 2 CPU cores.
+    # The demo: a smaller image and fewer iterations, about 6 minutes on 2 CPU cores.
     "quick": TrainConfig(max_size=96, min_size=25, niter=300),
     # For tests: three tiny scales and a handful of iterations, seconds on a CPU.
     "tiny": TrainConfig(max_size=32, min_size=20, niter=20, nfc=8, max_nfc=16),

@@ -119,7 +119,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report['model_dir']}: {report['num_samples']} samples at {h}x{w}, scale-from {report['scale_from']}, "
         f"seeds {first}..{first + report['num_samples'] - 1}",
         f"  diversity            {report['diversity']:.4f}   "
-        "(pixel std over samples / image std; paper ~0.5 from scale 0)",
+        "(pixel std over samples / image std; paper ~0.5 from scale 0, ~0.35 from scale 1)",
         f"  patch SWD            {swd['mean']:.4f}   (lower = closer patch statistics; per level {levels})",
         f"  coherence            {report['coherence']:.4f}   "
         "(sample patch -> nearest training patch, RMS; lower = better)",

@@ -124,27 +124,31 @@ def test_batchnorm_variance_gradient_is_exact():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_batchnorm_second_derivative_is_exact(mode):
-    """The gradient penalty differentiates the critic's input gradient again, through BatchNorm."""
-    x = tf.random.normal([1, 5, 6, 3], seed=3)
-    weights = tf.random.normal([1, 5, 6, 3], seed=4)
+    """The gradient penalty differentiates the critic's input gradient again, through BatchNorm, to
+    BatchNorm's own scale and to the convolution before it."""
+    x = tf.random.normal([1, 7, 8, 3], seed=3)
+    kernel = tf.Variable(tf.random.normal([3, 3, 3, 4], seed=6))
+    weights = tf.random.normal([1, 5, 6, 4], seed=4)
     bn = BatchNorm(seed=5)
-    bn.build(x.shape)
+    bn.build(weights.shape)
 
-    def plain(x):
-        mean = tf.reduce_mean(x, axis=[0, 1, 2])
-        var = tf.reduce_mean(tf.square(x - mean), axis=[0, 1, 2])
-        return (x - mean) / tf.sqrt(var + 1e-5) * bn.gamma + bn.beta
+    def plain(h):
+        mean = tf.reduce_mean(h, axis=[0, 1, 2])
+        var = tf.reduce_mean(tf.square(h - mean), axis=[0, 1, 2])
+        return (h - mean) / tf.sqrt(var + 1e-5) * bn.gamma + bn.beta
 
-    def penalty_gradient(norm):
+    def penalty_gradients(norm):
         with tf.GradientTape() as outer:
             with tf.GradientTape() as inner:
                 inner.watch(x)
-                score = tf.reduce_sum(tf.nn.leaky_relu(norm(x), 0.2) * weights)
+                h = tf.nn.conv2d(x, kernel, 1, "VALID")
+                score = tf.reduce_sum(tf.nn.leaky_relu(norm(h), 0.2) * weights)
             penalty = tf.reduce_sum(tf.square(inner.gradient(score, x)))
-        return outer.gradient(penalty, bn.gamma)
+        return outer.gradient(penalty, [bn.gamma, kernel])
 
-    ours = MODES[mode](lambda: penalty_gradient(lambda x: bn(x, training=True)))()
-    np.testing.assert_allclose(ours.numpy(), penalty_gradient(plain).numpy(), rtol=1e-4, atol=1e-5)
+    ours = MODES[mode](lambda: penalty_gradients(lambda h: bn(h, training=True)))()
+    for got, expected in zip(ours, penalty_gradients(plain)):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_configs_round_trip():

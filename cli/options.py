@@ -26,6 +26,9 @@ _HELP = {
     "lambda_grad": "Gradient-penalty weight.",
     "alpha": "Reconstruction-loss weight.",
     "noise_amp": "Noise std per scale = this x RMSE of the upsampled reconstruction.",
+    "fixed_z_star": "Keep the scale-0 reconstruction noise z* fixed (the paper's text) instead of re-drawing it "
+                    "every iteration and keeping the last draw (the official code; about twice the diversity "
+                    "from --scale-from 1).",
     "xla": "Compile each scale's training step with XLA: for GPUs; on x86 CPUs oneDNN (the default) is faster.",
     "mixed_precision": "Run the convolutions in bfloat16 (weights, statistics and losses stay float32). For GPUs "
                        "with bfloat16 (Ampere or newer) and CPUs with AMX; not the paper's numbers, so off by default.",

@@ -31,6 +31,11 @@ class TrainConfig:
     lambda_grad: float = 0.1
     alpha: float = 10.0
     noise_amp: float = 0.1
+    # The official code draws a new reconstruction noise z* at every scale-0 iteration and keeps the
+    # last draw, so G_0 learns to reach the image from any noise and its reconstruction stays loose;
+    # the next scale's noise amplitude (0.1 x that error) and with it the diversity of samples from
+    # scale 1 depend on it. The paper's text keeps z* fixed; that variant halves scale-1 diversity.
+    fixed_z_star: bool = False
     # XLA fuses the whole iteration into one program: the choice on GPUs. On x86 CPUs its
     # convolutions are slower than oneDNN's, which the plain tf.function uses (docs/benchmarks.md).
     xla: bool = False
@@ -65,11 +70,16 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """The config a manifest recorded; fields it predates get the value that version trained with."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise SinganError(f"unknown config fields: {', '.join(sorted(unknown))}")
-        return cls(**values)
+        return cls(**{**LEGACY_VALUES, **values})
+
+
+# What models saved before a field existed were trained with, where that differs from its default.
+LEGACY_VALUES: dict[str, Any] = {"fixed_z_star": True}
 
 
 PRESETS: dict[str, TrainConfig] = {

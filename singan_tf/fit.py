@@ -50,8 +50,9 @@ def new_manifest(image_path: Path, plan: ScalePlan, config: TrainConfig, seed: i
 def _check_resumable(manifest: dict[str, Any], image_path: Path, config: TrainConfig, seed: int | None) -> None:
     if manifest["image"]["sha256"] != image_hash(image_path):
         raise SinganError(f"{image_path} is not the image this model was trained on ({manifest['image']['name']})")
-    if manifest["config"] != config.to_dict():
-        changed = sorted(k for k, v in config.to_dict().items() if manifest["config"].get(k) != v)
+    recorded = TrainConfig.from_dict(manifest["config"]).to_dict()
+    if recorded != config.to_dict():
+        changed = sorted(k for k, v in config.to_dict().items() if recorded[k] != v)
         raise SinganError(f"--resume with different settings ({', '.join(changed)}); drop those flags to resume")
     if seed is not None and seed != manifest["seed"]:
         raise SinganError(f"--resume with a different --seed ({seed}; the run used {manifest['seed']})")

@@ -113,7 +113,9 @@ class Sampler:
         """An image at the training size as if scale-1 had produced it: shrunk to scale-1, upsampled
         back to `scale` (the official injection used by harmonization, editing and paint-to-image)."""
         sizes, factor = self.pyramid.scale_sizes, self.pyramid.scale_factor
-        coarser = official_resize(image, *sizes[scale - 1], factor ** (self.pyramid.num_scales - scale))
+        # Both axes shrink by the pyramid's factor, not by their own size ratios (which `ceil` skews).
+        shrink = factor ** (self.pyramid.num_scales - scale)
+        coarser = official_resize(image, *sizes[scale - 1], shrink, shrink)
         return upsample(coarser, *sizes[scale], factor)
 
     def inject(self, image: tf.Tensor, scale: int, seed: int) -> tf.Tensor:

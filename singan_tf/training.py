@@ -14,6 +14,8 @@ from singan_tf.config import TrainConfig
 from singan_tf.models import Discriminator, Generator
 from singan_tf.pyramid import Pyramid, gray, upsample
 
+Z_STAR_SALT = 3000
+
 
 def _adam(learning_rate: float, steps_per_iteration: int, config: TrainConfig) -> keras.optimizers.Adam:
     """Adam as the official code sets it up, with its one LR drop (x gamma at 80% of the iterations).
@@ -63,21 +65,33 @@ class ScaleTrainer:
 
         _, h, w, _ = real.shape
         if scale == 0:
-            self.z_star = gray(self._normal([1, h, w, 1], tf.constant(-1), 0))
             self.z_prev = tf.zeros_like(real)
             self.noise_amp = 1.0
-            self.rec_input = self.z_star
         else:
-            self.z_star = None
             self.z_prev = upsample(coarser.reconstruct(), h, w, coarser.scale_factor)
             rmse = tf.sqrt(tf.reduce_mean(tf.square(real - self.z_prev)))
             self.noise_amp = config.noise_amp * float(rmse)
-            self.rec_input = self.z_prev
         # The steps are functions of their own so each is traced once however many times it runs;
         # XLA inlines them into the one compiled iteration.
         self._compiled_critic_step = tf.function(self._critic_step, autograph=False)
         self._compiled_generator_step = tf.function(self._generator_step, autograph=False)
         self.iteration = tf.function(self._iteration, jit_compile=config.xla, autograph=False)
+
+    def reconstruction_input(self, iteration: tf.Tensor) -> tf.Tensor:
+        """What G_n must turn into the real image: z* at scale 0, the upsampled reconstruction above.
+
+        z* is re-drawn at every iteration (the official code) unless `config.fixed_z_star`."""
+        if self.scale > 0:
+            return self.z_prev
+        shape = list(self.real.shape[:-1]) + [1]
+        if self.config.fixed_z_star:
+            return gray(self._normal(shape, tf.constant(-1), 0))
+        return gray(self._normal(shape, iteration, Z_STAR_SALT))
+
+    @property
+    def z_star(self) -> tf.Tensor | None:
+        """The scale-0 reconstruction noise the model keeps: the last iteration's draw (or the fixed one)."""
+        return self.reconstruction_input(tf.constant(self.config.niter - 1)) if self.scale == 0 else None
 
     def _key(self, iteration: tf.Tensor, salt) -> tf.Tensor:
         """A random key for (seed, scale, iteration, salt), so a resumed run draws the same numbers."""
@@ -128,13 +142,13 @@ class ScaleTrainer:
         self.opt_d.apply_gradients(zip(tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
         return {"noisy": noisy, "prev": prev, "d_loss": d_loss, "wasserstein": -(d_real + d_fake), "gp": penalty}
 
-    def _generator_step(self, noisy: tf.Tensor, prev: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _generator_step(self, noisy: tf.Tensor, prev: tf.Tensor, rec_input: tf.Tensor) -> dict[str, tf.Tensor]:
         """One update of G_n: fool D on a fake regenerated with the current weights, and reproduce
         the real image from the reconstruction input."""
         G, D = self.generator, self.discriminator
         with tf.GradientTape() as tape:
             adversarial = -tf.reduce_mean(D(G([noisy, prev], training=True), training=True))
-            reconstruction = tf.reduce_mean(tf.square(G([self.rec_input, self.z_prev], training=True) - self.real))
+            reconstruction = tf.reduce_mean(tf.square(G([rec_input, self.z_prev], training=True) - self.real))
             g_loss = adversarial + self.config.alpha * reconstruction
         self.opt_g.apply_gradients(zip(tape.gradient(g_loss, G.trainable_variables), G.trainable_variables))
         return {"g_adv": adversarial, "rec": reconstruction}
@@ -144,7 +158,8 @@ class ScaleTrainer:
         noise = self._scale_noise(list(self.real.shape), iteration, 0, self.scale)
         for step in range(self.config.d_steps):
             critic = self._compiled_critic_step(noise, iteration, tf.constant(step))
+        rec_input = self.reconstruction_input(iteration)
         for _ in range(self.config.g_steps):
-            generator = self._compiled_generator_step(critic["noisy"], critic["prev"])
+            generator = self._compiled_generator_step(critic["noisy"], critic["prev"], rec_input)
         losses = {k: critic[k] for k in ("d_loss", "wasserstein", "gp")}
         return {**losses, **generator}

@@ -18,6 +18,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 from PIL import Image
+from test_resize import reference_imresize
 
 from singan_tf.applications import animation, masks, paint, super_resolution
 from singan_tf.applications.common import load_model
@@ -175,6 +176,38 @@ def test_edit_writes_unmasked_and_blended_results(tiny_model, tmp_path):
     np.testing.assert_array_equal(blended[soft == 0], real[soft == 0])
     np.testing.assert_array_equal(blended[soft == 1], unmasked[soft == 1])
     assert not np.array_equal(unmasked, blended)
+
+
+def _official_resize_reference(images, scale, size):
+    """The official imresize(x, scale) in float64: 8-bit floor, MATLAB bicubic to ceil(size * scale)
+    with `scale` on both axes, clamp; then the top-left crop to `size`."""
+    levels = np.floor(np.clip((images + 1.0) * 127.5, 0, 255) + 1e-3) / 127.5 - 1.0
+    h, w = images.shape[1:3]
+    resized = reference_imresize(levels, math.ceil(h * scale), math.ceil(w * scale), scale, scale)
+    return np.clip(resized, -1, 1)[:, : size[0], : size[1]]
+
+
+@pytest.mark.parametrize("scale", [1, 4, 8])
+def test_injection_start_follows_the_official_formula_on_both_axes(scale):
+    """Official harmonization/editing: imresize(ref, sf^(N-n+1)) cropped to scale n-1, then
+    imresize(., 1/sf) cropped to scale n, with the same factor on both axes. Balloons' paper pyramid
+    is not square, so a per-axis size ratio (h_{n-1}/H vs w_{n-1}/W) would differ from sf^(N-n+1)."""
+    from singan_tf.config import preset
+    from singan_tf.sampler import Sampler
+    from singan_tf.scale_plan import plan_scales
+
+    plan = plan_scales(186, 248, preset("paper"))
+    pyramid = Pyramid([None] * plan.num_scales, [], list(plan.scale_sizes), plan.scale_factor, None)
+    image = np.random.default_rng(scale).integers(0, 256, (1, 186, 248, 3)) / 127.5 - 1.0
+    got = Sampler(pyramid).injection_start(tf.constant(image, tf.float32), scale).numpy()
+
+    sf, top = plan.scale_factor, plan.num_scales - 1
+    coarser = _official_resize_reference(image, sf ** (top - scale + 1), plan.scale_sizes[scale - 1])
+    want = _official_resize_reference(coarser, 1 / sf, plan.scale_sizes[scale])
+    assert got.shape == want.shape
+    # float32 against float64 may floor a value to the neighbouring 8-bit level; nothing else differs.
+    off = np.abs(got - want)
+    assert np.mean(off > 1e-4) < 0.002 and off.max() < 0.05
 
 
 def test_finer_injection_scales_stay_closer_to_the_input(deep_model):

@@ -8,11 +8,11 @@ import pytest
 import tensorflow as tf
 
 from singan_tf import model_store
-from singan_tf.config import preset
+from singan_tf.config import TrainConfig, preset
 from singan_tf.errors import SinganError
 from singan_tf.fit import fit
 from singan_tf.image_io import load_image
-from singan_tf.pyramid import Pyramid, build_reals, upsample
+from singan_tf.pyramid import Pyramid, build_reals, gray, upsample
 from singan_tf.sampler import Sampler
 from singan_tf.scale_plan import plan_scales
 from singan_tf.training import ScaleTrainer, _adam
@@ -30,23 +30,62 @@ def reals(demo_image):
 
 def test_coarsest_scale_learns_to_reconstruct_the_image_from_z_star(reals):
     """A generator that ignored z* could at best output the mean colour (MSE = variance); reaching a
-    quarter of the variance means it learned to map its fixed noise to this image."""
+    quarter of the variance means it learned to map its fixed noise to this image (the paper's
+    fixed z*; the official re-drawn one is tested below)."""
     plan, images = reals
     real = images[-1]
     variance = float(tf.math.reduce_variance(real))
-    trainer = ScaleTrainer(0, real, Pyramid([], [], [], plan.scale_factor, None), preset("tiny", niter=80), seed=3)
+    config = preset("tiny", niter=80, fixed_z_star=True)
+    trainer = ScaleTrainer(0, real, Pyramid([], [], [], plan.scale_factor, None), config, seed=3)
     errors = [float(trainer.iteration(tf.constant(i))["rec"]) for i in range(80)]
     assert errors[0] > 0.5 * variance
     assert np.mean(errors[-10:]) < 0.25 * variance
 
 
+def _scale0_errors(real, plan, config, seed=3):
+    """MSE / variance of G_0 from its kept z* and from 8 fresh noises, after training scale 0."""
+    trainer = ScaleTrainer(0, real, Pyramid([], [], [], plan.scale_factor, None), config, seed=seed)
+    for i in range(config.niter):
+        trainer.iteration(tf.constant(i))
+    zeros, variance = tf.zeros_like(real), float(tf.math.reduce_variance(real))
+
+    def error(z):
+        return float(tf.reduce_mean(tf.square(trainer.generator([z, zeros]) - real))) / variance
+
+    fresh = [error(gray(tf.random.stateless_normal([1, *real.shape[1:3], 1], seed=[s, 9]))) for s in range(8)]
+    return error(trainer.z_star), float(np.median(fresh))
+
+
+def test_scale_0_redraws_z_star_every_iteration_like_the_official_code(reals):
+    """The official code trains G_0 to reach the image from a new z_opt at every iteration and keeps
+    the last draw, so the kept z* is no better than any other noise. With the paper's fixed z*
+    (the named option) G_0 memorises that one noise: z* reconstructs far better than fresh noise."""
+    plan, images = reals
+    kept, fresh = _scale0_errors(images[0], plan, preset("tiny", niter=100))
+    assert kept > 0.75 * fresh
+    kept, fresh = _scale0_errors(images[0], plan, preset("tiny", niter=100, fixed_z_star=True))
+    assert kept < 0.5 * fresh
+
+
+def test_models_saved_before_the_z_star_option_read_as_fixed_z_star(tiny_model, tmp_path):
+    model_dir = tmp_path / "old"
+    shutil.copytree(tiny_model, model_dir)
+    manifest = model_store.read_manifest(model_dir)
+    del manifest["config"]["fixed_z_star"]
+    assert TrainConfig.from_dict(manifest["config"]).fixed_z_star
+    assert not TrainConfig.from_dict(model_store.read_manifest(tiny_model)["config"]).fixed_z_star
+
+
 def test_trained_model_reconstructs_its_image_and_samples_differ_from_it(tiny_model):
+    """The mean colour alone would give an MSE of the variance. After 20 iterations per scale with
+    the official re-drawn z* the reconstruction is rough (measured: 0.25 of the variance, samples
+    0.48-0.62), but it is the image, and samples are not."""
     pyramid = model_store.load_pyramid(tiny_model)
     real = model_store.load_tensors(tiny_model, pyramid.num_scales - 1)["real"]
     variance = real.var()
     reconstruction_mse = float(np.mean((pyramid.reconstruct().numpy() - real) ** 2))
     sample_mse = float(np.mean((Sampler(pyramid)(*pyramid.scale_sizes[-1], seed=1).numpy() - real) ** 2))
-    assert reconstruction_mse < 0.25 * variance
+    assert reconstruction_mse < 0.35 * variance
     assert sample_mse > 2 * reconstruction_mse
 
 
@@ -60,7 +99,7 @@ def test_noise_amplitude_is_a_tenth_of_the_upsampled_reconstruction_rmse(tiny_mo
     assert manifest["noise_amps"][1] == pytest.approx(0.1 * np.sqrt(np.mean((real - z_prev) ** 2)), rel=1e-5)
 
 
-def test_z_star_is_fixed_gray_noise(tiny_model):
+def test_z_star_is_gray_noise_at_the_coarsest_size(tiny_model):
     z_star = model_store.load_tensors(tiny_model, 0)["z_star"]
     manifest = model_store.read_manifest(tiny_model)
     assert z_star.shape == (1, *manifest["scale_sizes"][0], 3)

@@ -80,7 +80,6 @@ class QuantizedScaleTrainer(ScaleTrainer):
         self.centres = centres
         super().__init__(scale, real, coarser, config, seed, warm_start=None)
         self.z_prev = nearest_colours(self.z_prev, centres)
-        self.rec_input = self.z_prev
 
     def _random_prev(self, iteration: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
         return nearest_colours(super()._random_prev(iteration, step), self.centres)

@@ -29,6 +29,9 @@ _HELP = {
     "fixed_z_star": "Keep the scale-0 reconstruction noise z* fixed (the paper's text) instead of re-drawing it "
                     "every iteration and keeping the last draw (the official code; about twice the diversity "
                     "from --scale-from 1).",
+    "noise_padding": "Draw noise over the generator's input border too (the official animation models): borders "
+                     "vary like the interior.",
+    "crop_size": "Train scales larger than this on random windows of this many pixels per side (0 = whole image).",
     "xla": "Compile each scale's training step with XLA: for GPUs; on x86 CPUs oneDNN (the default) is faster.",
     "mixed_precision": "Run the convolutions in bfloat16 (weights, statistics and losses stay float32). For GPUs "
                        "with bfloat16 (Ampere or newer) and CPUs with AMX; not the paper's numbers, so off by default.",

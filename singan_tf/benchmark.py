@@ -29,13 +29,11 @@ from singan_tf.errors import SinganError
 from singan_tf.image_io import load_image
 from singan_tf.models import PADDING, Generator
 from singan_tf.pyramid import Pyramid, build_reals, gray
+from singan_tf.reference_runs import OFFICIAL_MACHINE, OFFICIAL_SEC_PER_ITER, mismatch
 from singan_tf.sampler import Sampler
 from singan_tf.scale_plan import ScalePlan, plan_scales
 from singan_tf.training import ScaleTrainer
 
-# Official PyTorch SinGAN (torch 2.13, patched only to regenerate `fake` per G step) on a 2-core
-# x86-64 CPU of the CI kind, balloons.png, paper config: median seconds per iteration by scale.
-OFFICIAL_BALLOONS_SEC_PER_ITER = {4: 1.29, 5: 2.07, 6: 3.2, 7: 4.68, 8: 37.6}
 PEAK_REPEATS = 10
 CONV_KINDS = ("forward", "input_gradient", "weight_gradient")
 MATMUL_SIZE = 4096
@@ -222,7 +220,9 @@ def run_benchmark(
         log(f"sampling latency, {plan.num_scales} scales")
         report["sampling"] = time_sampling(random_pyramid(plan, config, plan.num_scales))
     reals = build_reals(image, plan)
-    official = OFFICIAL_BALLOONS_SEC_PER_ITER if is_official_reference(image_path, config) else {}
+    official = OFFICIAL_SEC_PER_ITER if is_official_reference(image_path, config) else {}
+    if official:
+        report["official_reference"] = {"machine": OFFICIAL_MACHINE.description, "mismatch": mismatch()}
     report["train"] = []
     for scale in scales:
         h, w = plan.scale_sizes[scale]
@@ -238,7 +238,8 @@ def run_benchmark(
         row["pct_of_conv_mix_here"] = 100.0 * row["gflops"] / kernels["mix"]
         if scale in official:
             row["official_sec_per_iter"] = official[scale]
-            row["speedup_vs_official"] = official[scale] / row["sec_per_iter"]
+            if report["official_reference"]["mismatch"] is None:
+                row["speedup_vs_official"] = official[scale] / row["sec_per_iter"]
         report["train"].append(row)
         log(f"  {row['sec_per_iter']:.2f} s/iter, compile {row['compile_sec']:.1f} s")
     report["load_average_after"] = list(os.getloadavg())
@@ -282,9 +283,14 @@ def markdown_table(report: dict[str, Any]) -> str:
             f"{row['pct_of_conv_peak']:.0f}%", f"{row['pct_of_conv_here']:.0f}%", f"{row['pct_of_conv_mix_here']:.0f}%",
         ]
         if with_official:
-            official = row.get("official_sec_per_iter")
-            cells += [f"{official:g}", f"{row['speedup_vs_official']:.2f}x"] if official else ["", ""]
+            official, speedup = row.get("official_sec_per_iter"), row.get("speedup_vs_official")
+            cells += [f"{official:g}" if official else "", f"{speedup:.2f}x" if speedup else ""]
         lines.append("| " + " | ".join(cells) + " |")
+    if "official_reference" in report:
+        reference = report["official_reference"]
+        lines += ["", f"Official s/iter measured on: {reference['machine']}."]
+        if reference["mismatch"]:
+            lines += [f"Not this machine's kind ({reference['mismatch']}), so no speed-up is computed."]
     peak = report["peak_gflops"]
     shape = "x".join(map(str, report["peak_conv_shape"][1:]))
     lines += ["", f"Peak (same run): matmul {report['peak_matmul_size']} {peak['matmul']:.1f} GFLOP/s, "

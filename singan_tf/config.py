@@ -36,6 +36,13 @@ class TrainConfig:
     # the next scale's noise amplitude (0.1 x that error) and with it the diversity of samples from
     # scale 1 depend on it. The paper's text keeps z* fixed; that variant halves scale-1 diversity.
     fixed_z_star: bool = False
+    # Noise drawn over the generator's 5-pixel input border too (the official animation models), so
+    # the image borders vary like its interior; the default zero border keeps them calmer.
+    noise_padding: bool = False
+    # Train on random windows of at most crop_size x crop_size pixels of scales larger than that
+    # (0 = the whole image). Both networks are fully convolutional with an 11x11 field of view, so
+    # a window's patches are the image's patches; the cost per iteration falls with the area.
+    crop_size: int = 0
     # XLA fuses the whole iteration into one program: the choice on GPUs. On x86 CPUs its
     # convolutions are slower than oneDNN's, which the plain tf.function uses (docs/benchmarks.md).
     xla: bool = False
@@ -52,6 +59,8 @@ class TrainConfig:
             problems.append(f"min_size must be in [11, max_size) (got {self.min_size})")
         if not 0.1 <= self.scale_factor < 1:
             problems.append(f"scale_factor must be in [0.1, 1) (got {self.scale_factor})")
+        if self.crop_size and self.crop_size < 11:
+            problems.append(f"crop_size must be 0 (whole image) or at least 11, one critic patch (got {self.crop_size})")
         if self.niter < 1 or self.d_steps < 1 or self.g_steps < 1 or self.nfc < 1:
             problems.append("niter, d_steps, g_steps and nfc must be positive")
         if problems:
@@ -90,6 +99,10 @@ PRESETS: dict[str, TrainConfig] = {
     # For tests: three tiny scales and a handful of iterations, seconds on a CPU.
     "tiny": TrainConfig(max_size=32, min_size=20, niter=20, nfc=8, max_nfc=16),
 }
+
+
+# What `singan-tf train IMAGE` and the applications that train a model of their own use.
+DEFAULT_PRESET = "paper"
 
 
 def preset(name: str, **overrides: Any) -> TrainConfig:

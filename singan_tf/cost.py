@@ -11,7 +11,7 @@ from typing import Any
 
 from singan_tf.config import TrainConfig
 from singan_tf.models import KERNEL_SIZE, NUM_LAYERS, PADDING
-from singan_tf.scale_plan import plan_scales
+from singan_tf.scale_plan import plan_scales, training_window
 
 _TAPS = KERNEL_SIZE * KERNEL_SIZE
 
@@ -45,8 +45,9 @@ def parameter_count(channels: int, out_channels: int) -> int:
 
 def iteration_flops(sizes: list[tuple[int, int]], channels: list[int], scale: int, config: TrainConfig) -> int:
     """One training iteration at `scale`: d_steps critic steps (each with a random pass through
-    the frozen coarser generators) and g_steps generator steps with the reconstruction."""
-    h, w = sizes[scale]
+    the frozen coarser generators at their full size) and g_steps generator steps with the
+    reconstruction, both networks on the training window (`crop_size`)."""
+    h, w = training_window(*sizes[scale], config.crop_size)
     g, d = generator_flops(h, w, channels[scale]), discriminator_flops(h, w, channels[scale])
     coarser = sum(generator_flops(*sizes[k], channels[k]) for k in range(scale))
     critic_step = coarser + g + 3 * d + 3 * d + 6 * d

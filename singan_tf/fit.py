@@ -128,7 +128,7 @@ def fit(
     for n in range(done, plan.num_scales):
         coarser = Pyramid(
             pyramid.generators if pyramid else [], list(manifest["noise_amps"]), list(plan.scale_sizes[:n]),
-            plan.scale_factor, pyramid.z_star if pyramid else None,
+            plan.scale_factor, pyramid.z_star if pyramid else None, config.noise_padding,
         )
         started = time.perf_counter()
         trainer = ScaleTrainer(n, reals[n], coarser, config, seed, warm_start=previous)
@@ -142,7 +142,7 @@ def fit(
         z_star = trainer.z_star if n == 0 else coarser.z_star
         pyramid = Pyramid(
             coarser.generators + [trainer.generator], coarser.noise_amps + [trainer.noise_amp],
-            list(plan.scale_sizes[: n + 1]), plan.scale_factor, z_star,
+            list(plan.scale_sizes[: n + 1]), plan.scale_factor, z_star, config.noise_padding,
         )
         tensors = {"real": reals[n].numpy()}
         if n == 0:
@@ -160,3 +160,21 @@ def fit(
         if on_scale_done:
             on_scale_done(n, manifest)
     return manifest
+
+
+def is_finished(model_dir: Path) -> bool:
+    """Whether `model_dir` holds a model with every planned scale trained."""
+    if not (Path(model_dir) / model_store.MANIFEST).exists():
+        return False
+    manifest = model_store.read_manifest(model_dir)
+    return manifest["completed_scales"] == len(manifest["scale_sizes"])
+
+
+def train_unless_finished(image_path: Path, model_dir: Path, config: TrainConfig, seed: int | None = None,
+                          progress: bool = True) -> dict[str, Any]:
+    """The applications that need a model of their own (super-resolution, animation) train it on
+    first use, finish an interrupted one, and reuse a finished one as it is."""
+    if is_finished(model_dir):
+        return model_store.read_manifest(model_dir)
+    resume = (Path(model_dir) / model_store.MANIFEST).exists()
+    return fit(image_path, model_dir, config, seed=seed, resume=resume, progress=progress)

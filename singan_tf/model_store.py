@@ -19,11 +19,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
 
+from singan_tf.config import TrainConfig
 from singan_tf.errors import SinganError
 from singan_tf.image_io import save_grid
 from singan_tf.models import Discriminator, Generator
@@ -74,15 +75,24 @@ def save_scale(
     `preview` is (images, labels) for a labelled grid people can look at.
     """
 
-    final = scale_dir(model_dir, scale)
+
+    def write(folder: Path) -> None:
+        generator.save_weights(str(folder / "generator.weights.h5"))
+        discriminator.save_weights(str(folder / "discriminator.weights.h5"))
+        np.savez(folder / "tensors.npz", **tensors)
+        if preview is not None:
+            save_grid(preview[0], folder / "preview.png", columns=len(preview[0]), labels=preview[1])
+
+    write_folder_atomic(scale_dir(model_dir, scale), write)
+
+
+def write_folder_atomic(final: Path, write: Callable[[Path], None]) -> None:
+    """`write(folder)` fills a temporary folder, which then replaces `final` in one rename."""
+    final = Path(final)
     partial = final.with_name(final.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    generator.save_weights(str(partial / "generator.weights.h5"))
-    discriminator.save_weights(str(partial / "discriminator.weights.h5"))
-    np.savez(partial / "tensors.npz", **tensors)
-    if preview is not None:
-        save_grid(preview[0], partial / "preview.png", columns=len(preview[0]), labels=preview[1])
+    write(partial)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(partial, final)
 
@@ -95,16 +105,21 @@ def load_tensors(model_dir: Path, scale: int) -> dict[str, np.ndarray]:
 def load_network(model_dir: Path, scale: int, kind: type, channels: int, size: tuple[int, int]):
     """Rebuild a scale's Generator or Discriminator at its trained size and load its weights."""
     path = scale_dir(model_dir, scale) / ("generator" if kind is Generator else "discriminator")
-    network = kind(channels, name=f"{kind.__name__[0]}{scale}")
+    return load_network_file(Path(f"{path}.weights.h5"), kind, channels, size, name=f"{kind.__name__[0]}{scale}")
+
+
+def load_network_file(path: Path, kind: type, channels: int, size: tuple[int, int], name: str):
+    """A Generator or Discriminator built at `size` with the weights in `path` (a .weights.h5 file)."""
+    network = kind(channels, name=name)
     dummy = tf.zeros([1, *size, 3])
     if kind is Generator:
         network([dummy, dummy])
     else:
         network(dummy)
     try:
-        network.load_weights(f"{path}.weights.h5")
+        network.load_weights(str(path))
     except (OSError, ValueError) as err:
-        raise SinganError(f"cannot load {path}.weights.h5: {err}") from None
+        raise SinganError(f"cannot load {path}: {err}") from None
     return network
 
 
@@ -117,4 +132,6 @@ def load_pyramid(model_dir: Path, manifest: dict[str, Any] | None = None) -> Pyr
     sizes = [tuple(s) for s in manifest["scale_sizes"][:count]]
     generators = [load_network(model_dir, n, Generator, manifest["channels"][n], sizes[n]) for n in range(count)]
     z_star = tf.constant(load_tensors(model_dir, 0)["z_star"])
-    return Pyramid(generators, list(manifest["noise_amps"][:count]), sizes, manifest["scale_factor"], z_star)
+    noise_padding = TrainConfig.from_dict(manifest["config"]).noise_padding
+    return Pyramid(generators, list(manifest["noise_amps"][:count]), sizes, manifest["scale_factor"], z_star,
+                   noise_padding)

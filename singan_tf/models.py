@@ -21,6 +21,11 @@ MIXED_POLICY = "mixed_bfloat16"
 range, so the nested gradient of the penalty needs no loss scaling (float16 would need it twice)."""
 
 
+def pad(images: tf.Tensor) -> tf.Tensor:
+    """The zero border that lets five valid 3x3 convolutions return the input's size."""
+    return tf.pad(images, [[0, 0], [PADDING, PADDING], [PADDING, PADDING], [0, 0]])
+
+
 def _seed(seed: int | None, offset: int) -> int | None:
     return None if seed is None else seed * 97 + offset
 
@@ -172,10 +177,13 @@ class Generator(_PatchNetwork):
     ):
         super().__init__(channels, image_channels, image_channels, seed, mixed_precision, **kwargs)
 
-    def call(self, inputs: tuple[tf.Tensor, tf.Tensor], training: bool = False) -> tf.Tensor:
+    def call(self, inputs: tuple[tf.Tensor, tf.Tensor], training: bool = False, padded: bool = False) -> tf.Tensor:
+        """`padded=True`: `noisy` already has its PADDING border ([B, H+10, W+10, C]), e.g. random
+        noise there (noise padding), or it is a window of a larger image's padded input."""
         noisy, prev = inputs
-        padded = tf.pad(noisy, [[0, 0], [PADDING, PADDING], [PADDING, PADDING], [0, 0]])
-        return tf.tanh(self.trunk(padded, training)) + prev
+        if not padded:
+            noisy = pad(noisy)
+        return tf.tanh(self.trunk(noisy, training)) + prev
 
 
 @keras.saving.register_keras_serializable(package="singan_tf")

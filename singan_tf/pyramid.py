@@ -13,19 +13,24 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from singan_tf.models import Generator
+from singan_tf.models import PADDING, Generator, pad
 from singan_tf.resize import imresize
 from singan_tf.scale_plan import ScalePlan
+
+
+LEVEL_STEP = np.float32(1 / 127.5)
 
 
 def quantize_8bit(images: tf.Tensor) -> tf.Tensor:
     """Truncate to the 8-bit grid the way every official `imresize` call does (uint8 cast = floor).
 
     The tiny offset keeps values that are exactly on the grid (e.g. decoded 8-bit pixels) from
-    falling to the level below through float rounding.
+    falling to the level below through float rounding. The levels are multiplied by a reciprocal
+    rather than divided by 127.5, because grappler rewrites a division by a constant into that
+    product in some graphs and not in others, and the two round differently.
     """
     levels = tf.floor(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0) + 1e-3)
-    return levels / 127.5 - 1.0
+    return levels * LEVEL_STEP - 1.0
 
 
 def official_resize(images: tf.Tensor, height, width, scale_h=None, scale_w=None) -> tf.Tensor:
@@ -56,6 +61,25 @@ def upsample(images: tf.Tensor, height, width, scale_factor: float) -> tf.Tensor
     return official_resize(images, height, width, 1.0 / scale_factor, 1.0 / scale_factor)
 
 
+def noise_size(height, width, noise_padding: bool) -> tuple:
+    """A noise map's size at a scale: the image's, or PADDING larger on every side with noise padding."""
+    if noise_padding:
+        return height + 2 * PADDING, width + 2 * PADDING
+    return height, width
+
+
+def generator_input(noise: tf.Tensor, prev: tf.Tensor, noise_amp, noise_padding: bool) -> tf.Tensor:
+    """G's padded input, noise_amp * z + prev with a PADDING border.
+
+    Zero padding (the official default): noise and image both get a zero border, so G sees where the
+    image ends. Noise padding (the official animation models): the noise is drawn over the border
+    too and only the image is zero-padded, so the borders move like the rest.
+    """
+    if noise_padding:
+        return noise_amp * noise + pad(prev)
+    return pad(noise_amp * noise + prev)
+
+
 @dataclasses.dataclass
 class Pyramid:
     """Trained, frozen scales: everything needed to generate, nothing needed to train."""
@@ -64,7 +88,11 @@ class Pyramid:
     noise_amps: list[float]
     scale_sizes: list[tuple[int, int]]
     scale_factor: float
-    z_star: tf.Tensor  # the coarsest scale's fixed reconstruction noise, [1, H0, W0, 3]
+    z_star: tf.Tensor  # the coarsest scale's reconstruction noise, [1, H0, W0, 3] (padded size with noise padding)
+    noise_padding: bool = False
+
+    def noise_size(self, height, width) -> tuple:
+        return noise_size(height, width, self.noise_padding)
 
     @property
     def num_scales(self) -> int:
@@ -94,15 +122,15 @@ class Pyramid:
                 prev = image
             else:
                 prev = upsample(image, h, w, self.scale_factor)
-            image = self.generators[n]([self.noise_amps[n] * noises[n] + prev, prev], training=False)
+            padded_input = generator_input(noises[n], prev, self.noise_amps[n], self.noise_padding)
+            image = self.generators[n]([padded_input, prev], padded=True, training=False)
         return image
 
     def reconstruction_noise(self, scale: int) -> tf.Tensor:
         """z* of the paper: fixed noise at the coarsest scale, zeros above it."""
         if scale == 0:
             return self.z_star
-        h, w = self.scale_sizes[scale]
-        return tf.zeros([1, h, w, 3])
+        return tf.zeros([1, *self.noise_size(*self.scale_sizes[scale]), 3])
 
     def reconstruct(self, stop_scale: int | None = None) -> tf.Tensor:
         """G(z*): the image each trained scale reproduces, at its training size."""

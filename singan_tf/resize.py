@@ -16,10 +16,9 @@ import tensorflow as tf
 def _cubic(x: tf.Tensor) -> tf.Tensor:
     """Keys' cubic convolution kernel with a = -0.5, the kernel MATLAB calls 'cubic'."""
     a = tf.abs(x)
-    a2 = a * a
-    a3 = a2 * a
-    near = 1.5 * a3 - 2.5 * a2 + 1.0
-    far = -0.5 * a3 + 2.5 * a2 - 4.0 * a + 2.0
+    # Horner form: no sum of a constant and a difference, which grappler regroups in some graphs
+    near = (1.5 * a - 2.5) * (a * a) + 1.0
+    far = ((2.5 - 0.5 * a) * a - 4.0) * a + 2.0
     return tf.where(a <= 1.0, near, tf.where(a <= 2.0, far, tf.zeros_like(a)))
 
 
@@ -38,7 +37,7 @@ def resize_matrix(in_len, out_len, scale=None) -> tf.Tensor:
     in_len = tf.cast(in_len, tf.int32)
     out_len = tf.cast(out_len, tf.int32)
     if scale is None:
-        scale = tf.cast(out_len, tf.float32) / tf.cast(in_len, tf.float32)
+        scale = tf.cast(out_len, tf.float32) * (1.0 / tf.cast(in_len, tf.float32))
     scale = tf.cast(scale, tf.float32)
     # Shrinking stretches the kernel by 1/scale so that it averages (antialiases) instead of
     # skipping input pixels.
@@ -46,13 +45,18 @@ def resize_matrix(in_len, out_len, scale=None) -> tf.Tensor:
     width = 4.0 / stretch
 
     out_coords = tf.cast(tf.range(1, out_len + 1), tf.float32)
-    match = out_coords / scale + 0.5 * (1.0 - 1.0 / scale)
+    # Reciprocals times, never divisions by a value that may be a constant: grappler rewrites a
+    # division by a constant into such a product, which rounds differently, in some graphs and not
+    # in others; written this way the matrix is bit-identical in eager code, every graph and TFLite.
+    inverse = 1.0 / scale
+    match = out_coords * inverse + 0.5 * (1.0 - inverse)
     left = tf.floor(match - width / 2.0)
     # Output o uses taps left[o] - 1 .. left[o] + ceil(width); outside its own taps the kernel is 0.
     first = tf.cast(left[0], tf.int32) - 1
     last = tf.cast(left[-1] + tf.math.ceil(width), tf.int32)
     positions = tf.range(first, last + 1)
-    offsets = match[:, None] - tf.cast(positions, tf.float32)[None, :] - 1.0
+    # (1-based positions, the +1 in integers: grappler would regroup a float "- p - 1.0" with constants)
+    offsets = match[:, None] - tf.cast(positions + 1, tf.float32)[None, :]
     weights = stretch * _cubic(stretch * offsets)
 
     # MATLAB 'symmetric' border: positions -2 -1 | 0 .. n-1 | n n+1

@@ -91,7 +91,7 @@ class Sampler:
 
     def _noises(self, sizes: list[tuple], seed: tf.Tensor, scale_from: tf.Tensor) -> list[tf.Tensor]:
         """Random noise from `scale_from` up; below it the reconstruction noise z* (zeros above 0)."""
-        h0, w0 = sizes[0]
+        h0, w0 = self.pyramid.noise_size(*sizes[0])
         coarsest = tf.cond(
             scale_from > 0,
             lambda: self.pyramid.z_star,
@@ -99,9 +99,9 @@ class Sampler:
         )
         # A no-op reshape: the exported tf.cond output is unranked, and TFLite's CONV_2D needs rank and channels.
         noises = [tf.reshape(coarsest, [1, h0, w0, 3])]
-        for n, (h, w) in enumerate(sizes[1:], start=1):
+        for n, size in enumerate(sizes[1:], start=1):
             keep = tf.cast(n >= scale_from, tf.float32)
-            noises.append(keep * noise.normal(seed, n, [1, h, w, 3]))
+            noises.append(keep * noise.normal(seed, n, [1, *self.pyramid.noise_size(*size), 3]))
         return noises
 
     def _sample(self, height: tf.Tensor, width: tf.Tensor, seed: tf.Tensor, scale_from: tf.Tensor) -> tf.Tensor:
@@ -122,7 +122,9 @@ class Sampler:
         """Generate from `scale` (1..N-1) up, starting from `image` ([1, H, W, 3] at the training size)
         instead of the coarser scales' output; random noise from `scale` up, keyed like `sample`."""
         sizes = self.pyramid.scale_sizes
-        noises = [None] * scale + [noise.normal(seed, n, [1, h, w, 3]) for n, (h, w) in enumerate(sizes) if n >= scale]
+        noises = [None] * scale + [
+            noise.normal(seed, n, [1, *self.pyramid.noise_size(*size), 3]) for n, size in enumerate(sizes) if n >= scale
+        ]
         return self.pyramid.run(noises, sizes, start_image=self.injection_start(image, scale), start_scale=scale)
 
     def __call__(self, height: int, width: int, seed: int, scale_from: int = 0) -> tf.Tensor:

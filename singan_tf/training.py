@@ -11,8 +11,9 @@ import keras
 import tensorflow as tf
 
 from singan_tf.config import TrainConfig
-from singan_tf.models import Discriminator, Generator
-from singan_tf.pyramid import Pyramid, gray, upsample
+from singan_tf.models import PADDING, Discriminator, Generator
+from singan_tf.pyramid import Pyramid, generator_input, gray, noise_size, upsample
+from singan_tf.scale_plan import training_window
 
 Z_STAR_SALT = 3000
 
@@ -64,6 +65,7 @@ class ScaleTrainer:
         self.opt_d.build(self.discriminator.trainable_variables)
 
         _, h, w, _ = real.shape
+        self.noise_shape = [1, *noise_size(h, w, config.noise_padding), 3]
         if scale == 0:
             self.z_prev = tf.zeros_like(real)
             self.noise_amp = 1.0
@@ -71,27 +73,27 @@ class ScaleTrainer:
             self.z_prev = upsample(coarser.reconstruct(), h, w, coarser.scale_factor)
             rmse = tf.sqrt(tf.reduce_mean(tf.square(real - self.z_prev)))
             self.noise_amp = config.noise_amp * float(rmse)
+        self.window = training_window(h, w, config.crop_size)
         # The steps are functions of their own so each is traced once however many times it runs;
         # XLA inlines them into the one compiled iteration.
         self._compiled_critic_step = tf.function(self._critic_step, autograph=False)
         self._compiled_generator_step = tf.function(self._generator_step, autograph=False)
         self.iteration = tf.function(self._iteration, jit_compile=config.xla, autograph=False)
 
-    def reconstruction_input(self, iteration: tf.Tensor) -> tf.Tensor:
-        """What G_n must turn into the real image: z* at scale 0, the upsampled reconstruction above.
+    def reconstruction_noise(self, iteration: tf.Tensor) -> tf.Tensor:
+        """The noise G_n must turn into the real image: z* at scale 0, zeros above.
 
         z* is re-drawn at every iteration (the official code) unless `config.fixed_z_star`."""
         if self.scale > 0:
-            return self.z_prev
-        shape = list(self.real.shape[:-1]) + [1]
+            return tf.zeros(self.noise_shape)
         if self.config.fixed_z_star:
-            return gray(self._normal(shape, tf.constant(-1), 0))
-        return gray(self._normal(shape, iteration, Z_STAR_SALT))
+            return self._scale_noise(self.noise_shape, tf.constant(-1), 0, 0)
+        return self._scale_noise(self.noise_shape, iteration, Z_STAR_SALT, 0)
 
     @property
     def z_star(self) -> tf.Tensor | None:
         """The scale-0 reconstruction noise the model keeps: the last iteration's draw (or the fixed one)."""
-        return self.reconstruction_input(tf.constant(self.config.niter - 1)) if self.scale == 0 else None
+        return self.reconstruction_noise(tf.constant(self.config.niter - 1)) if self.scale == 0 else None
 
     def _key(self, iteration: tf.Tensor, salt) -> tf.Tensor:
         """A random key for (seed, scale, iteration, salt), so a resumed run draws the same numbers."""
@@ -112,15 +114,32 @@ class ScaleTrainer:
             return tf.zeros_like(self.real)
         sizes = self.coarser.scale_sizes
         noises = [
-            self._scale_noise([1, h, w, 3], iteration, 1 + 64 * step + k, k) for k, (h, w) in enumerate(sizes)
+            self._scale_noise([1, *self.coarser.noise_size(h, w), 3], iteration, 1 + 64 * step + k, k)
+            for k, (h, w) in enumerate(sizes)
         ]
         _, h, w, _ = self.real.shape
         return upsample(self.coarser.run(noises, sizes), h, w, self.coarser.scale_factor)
 
-    def _gradient_penalty(self, fake: tf.Tensor, iteration: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+    def _crop(self, iteration: tf.Tensor, step: tf.Tensor, padded_input: tf.Tensor, prev: tf.Tensor,
+              real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The same random window of G's padded input, of prev and of the real image (`crop_size`).
+
+        Both networks are fully convolutional, so G's output on the window's padded input is exactly
+        the whole-image output there, and D scores exactly the window's patches. The whole image
+        when it fits in the window, so the official settings run the untouched graph."""
+        (h, w), (ch, cw) = self.real.shape[1:3], self.window
+        if (ch, cw) == (h, w):
+            return padded_input, prev, real
+        corner = tf.random.stateless_uniform([2], seed=self._key(iteration, 5000 + step), maxval=2**30, dtype=tf.int32)
+        top, left = corner[0] % (h - ch + 1), corner[1] % (w - cw + 1)
+        image_window = [[0, top, left, 0], [1, ch, cw, 3]]
+        padded_window = [[0, top, left, 0], [1, ch + 2 * PADDING, cw + 2 * PADDING, 3]]
+        return tf.slice(padded_input, *padded_window), tf.slice(prev, *image_window), tf.slice(real, *image_window)
+
+    def _gradient_penalty(self, real: tf.Tensor, fake: tf.Tensor, iteration: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
         """The official per-pixel penalty: RGB gradient norm at each pixel of one random mix."""
         mix = tf.random.stateless_uniform([], seed=self._key(iteration, 4000 + step))
-        interpolated = mix * self.real + (1.0 - mix) * fake
+        interpolated = mix * real + (1.0 - mix) * fake
         with tf.GradientTape() as tape:
             tape.watch(interpolated)
             score = tf.reduce_sum(self.discriminator(interpolated, training=True))
@@ -132,34 +151,44 @@ class ScaleTrainer:
         """One WGAN-GP update of D_n: push D up on real patches, down on fakes, keep |grad D| near 1."""
         G, D = self.generator, self.discriminator
         prev = self._random_prev(iteration, step)
-        noisy = self.noise_amp * noise + prev
-        fake = G([noisy, prev], training=True)
+        padded_input = generator_input(noise, prev, self.noise_amp, self.config.noise_padding)
+        padded_input, prev, real = self._crop(iteration, step, padded_input, prev, self.real)
+        fake = G([padded_input, prev], padded=True, training=True)
         with tf.GradientTape() as tape:
-            d_real = -tf.reduce_mean(D(self.real, training=True))
+            d_real = -tf.reduce_mean(D(real, training=True))
             d_fake = tf.reduce_mean(D(fake, training=True))
-            penalty = self._gradient_penalty(fake, iteration, step)
+            penalty = self._gradient_penalty(real, fake, iteration, step)
             d_loss = d_real + d_fake + penalty
         self.opt_d.apply_gradients(zip(tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
-        return {"noisy": noisy, "prev": prev, "d_loss": d_loss, "wasserstein": -(d_real + d_fake), "gp": penalty}
+        return {
+            "padded_input": padded_input, "prev": prev, "real": real,
+            "d_loss": d_loss, "wasserstein": -(d_real + d_fake), "gp": penalty,
+        }
 
-    def _generator_step(self, noisy: tf.Tensor, prev: tf.Tensor, rec_input: tf.Tensor) -> dict[str, tf.Tensor]:
-        """One update of G_n: fool D on a fake regenerated with the current weights, and reproduce
-        the real image from the reconstruction input."""
+    def _generator_step(self, critic: dict[str, tf.Tensor], rec_input: tf.Tensor, rec_prev: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One update of G_n: fool D on a fake regenerated with the current weights from the last
+        critic step's input, and reproduce the real image from the reconstruction input."""
         G, D = self.generator, self.discriminator
         with tf.GradientTape() as tape:
-            adversarial = -tf.reduce_mean(D(G([noisy, prev], training=True), training=True))
-            reconstruction = tf.reduce_mean(tf.square(G([rec_input, self.z_prev], training=True) - self.real))
+            fake = G([critic["padded_input"], critic["prev"]], padded=True, training=True)
+            adversarial = -tf.reduce_mean(D(fake, training=True))
+            reconstruction = tf.reduce_mean(tf.square(G([rec_input, rec_prev], padded=True, training=True) - critic["real"]))
             g_loss = adversarial + self.config.alpha * reconstruction
         self.opt_g.apply_gradients(zip(tape.gradient(g_loss, G.trainable_variables), G.trainable_variables))
         return {"g_adv": adversarial, "rec": reconstruction}
 
     def _iteration(self, iteration: tf.Tensor) -> dict[str, tf.Tensor]:
-        """d_steps critic updates, then g_steps generator updates on the last critic step's input."""
-        noise = self._scale_noise(list(self.real.shape), iteration, 0, self.scale)
+        """d_steps critic updates, then g_steps generator updates on the last critic step's input and
+        window (the reconstruction is taken in the same window)."""
+        noise = self._scale_noise(self.noise_shape, iteration, 0, self.scale)
         for step in range(self.config.d_steps):
             critic = self._compiled_critic_step(noise, iteration, tf.constant(step))
-        rec_input = self.reconstruction_input(iteration)
+        rec_input = generator_input(self.reconstruction_noise(iteration), self.z_prev, self.noise_amp,
+                                    self.config.noise_padding)
+        rec_input, rec_prev, _ = self._crop(iteration, tf.constant(self.config.d_steps - 1), rec_input, self.z_prev,
+                                            self.real)
+        selected = {k: critic[k] for k in ("padded_input", "prev", "real")}
         for _ in range(self.config.g_steps):
-            generator = self._compiled_generator_step(critic["noisy"], critic["prev"], rec_input)
+            generator = self._compiled_generator_step(selected, rec_input, rec_prev)
         losses = {k: critic[k] for k in ("d_loss", "wasserstein", "gp")}
         return {**losses, **generator}

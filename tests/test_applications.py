@@ -23,6 +23,7 @@ from test_resize import reference_imresize
 from singan_tf.applications import animation, masks, paint, super_resolution
 from singan_tf.applications.common import load_model
 from singan_tf.applications.harmonize import MaskedInjection
+from singan_tf import fit as fit_module
 from singan_tf.cli.main import cli
 from singan_tf.config import TrainConfig
 from singan_tf.image_io import load_image, to_uint8
@@ -30,17 +31,6 @@ from singan_tf.pyramid import Pyramid, official_resize
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_IMAGE = ROOT / "assets" / "balloons.png"
-
-
-@pytest.fixture(scope="session")
-def deep_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """3 scales (14x19, 19x25, 24x32) of the demo image, so injection scales 1 and 2 can be compared."""
-    from singan_tf.config import preset
-    from singan_tf.fit import fit
-
-    model_dir = tmp_path_factory.mktemp("deep_model") / "balloons"
-    fit(DEMO_IMAGE, model_dir, preset("tiny", niter=30, min_size=14), seed=3, progress=False)
-    return model_dir
 
 
 def run(*args: str):
@@ -205,9 +195,10 @@ def test_injection_start_follows_the_official_formula_on_both_axes(scale):
     coarser = _official_resize_reference(image, sf ** (top - scale + 1), plan.scale_sizes[scale - 1])
     want = _official_resize_reference(coarser, 1 / sf, plan.scale_sizes[scale])
     assert got.shape == want.shape
-    # float32 against float64 may floor a value to the neighbouring 8-bit level; nothing else differs.
+    # float32 against float64 may floor a value to the neighbouring 8-bit level (measured: up to
+    # 0.3% of values at scale 8); a wrong kernel scale moves nearly all of them.
     off = np.abs(got - want)
-    assert np.mean(off > 1e-4) < 0.002 and off.max() < 0.05
+    assert np.mean(off > 1e-4) < 0.01 and off.max() < 0.05
 
 
 def test_finer_injection_scales_stay_closer_to_the_input(deep_model):
@@ -285,7 +276,7 @@ def test_quantized_trainer_feeds_g_only_the_centre_colours(tiny_model):
     coarser = Pyramid(p.generators[:1], p.noise_amps[:1], p.scale_sizes[:1], p.scale_factor, p.z_star)
     config = TrainConfig.from_dict(model.manifest["config"])
     trainer = paint.QuantizedScaleTrainer(1, model.real_at(1), coarser, config, 0, centres)
-    for image in (trainer.rec_input, trainer.z_prev, trainer._random_prev(tf.constant(0), tf.constant(1))):
+    for image in (trainer.z_prev, trainer._random_prev(tf.constant(0), tf.constant(1))):
         colours = np.unique(image.numpy().reshape(-1, 3), axis=0)
         assert all(np.isclose(colour, centres).all(axis=1).any() for colour in colours)
     # measured on the un-quantised reconstruction, so it equals the trained scale's
@@ -297,10 +288,38 @@ def test_paint_plain_and_quantized(tiny_model, tmp_path):
     painting = save_rgb(np.repeat(np.repeat(rng.integers(0, 256, (6, 8, 3)), 4, 0), 4, 1), tmp_path / "paint.png")
     ok("paint", tiny_model, painting, "--out", tmp_path / "plain")
     assert pixels(tmp_path / "plain" / "start_scale=1.png").shape == (24, 32, 3)
-    ok("paint", tiny_model, painting, "--quantize", "--iters", 2, "--quiet", "--out", tmp_path / "quant")
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model, model_dir)
+    first = ok("paint", model_dir, painting, "--quantize", "--iters", 2, "--quiet", "--out", tmp_path / "quant")
+    assert "re-training scale 1" in first.stderr
     assert pixels(tmp_path / "quant" / "start_scale=1.png").shape == (24, 32, 3)
     injected = pixels(tmp_path / "quant" / "start_scale=1_quantized_paint.png")
     assert len(np.unique(injected.reshape(-1, 3), axis=0)) <= paint.COLOURS
+    assert len(list((model_dir / paint.RETRAINED).iterdir())) == 1
+
+
+def test_quantized_paint_keeps_the_retrained_scale_and_retrains_when_a_setting_changes(tiny_model, tmp_path,
+                                                                                        monkeypatch):
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model, model_dir)
+    rng = np.random.default_rng(1)
+    painting = save_rgb(np.repeat(np.repeat(rng.integers(0, 256, (6, 8, 3)), 4, 0), 4, 1), tmp_path / "paint.png")
+    args = ("paint", model_dir, painting, "--quantize", "--injection-scale", 1, "--quiet")
+    ok(*args, "--iters", 3, "--out", tmp_path / "a")
+
+    def no_training(*_args, **_kwargs):
+        raise AssertionError("re-trained although the same settings were trained before")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(paint, "_train_quantized", no_training)
+        second = ok(*args, "--iters", 3, "--out", tmp_path / "b")
+        other_painting = save_rgb(255 - pixels(painting), tmp_path / "other.png")
+        ok("paint", model_dir, other_painting, "--quantize", "--injection-scale", 1, "--iters", 3, "--out", tmp_path / "c")
+    assert "reusing scale 1" in second.stderr
+    np.testing.assert_array_equal(pixels(tmp_path / "a" / "start_scale=1.png"), pixels(tmp_path / "b" / "start_scale=1.png"))
+    third = ok(*args, "--iters", 4, "--out", tmp_path / "d")
+    assert "re-training scale 1" in third.stderr
+    assert len(list((model_dir / paint.RETRAINED).iterdir())) == 2
 
 
 # --- super-resolution ---------------------------------------------------------------------------------
@@ -318,7 +337,7 @@ def test_super_resolve_chains_bicubic_steps_through_the_finest_generator(tiny_mo
     """With a generator that passes its image input through and no noise, the pass is the official
     chain of bicubic steps (ceil sizes, kernel scale in_scale) cropped to round(factor * size)."""
     model = load_model(tiny_model)
-    passthrough = Pyramid([lambda inputs, training=False: inputs[1]], [0.0], [model.size], 0.8, None)
+    passthrough = Pyramid([lambda inputs, **kwargs: inputs[1]], [0.0], [model.size], 0.8, None)
     result = super_resolution.super_resolve(passthrough, model.real, 3, seed=0)
     expected, (h, w) = model.real, model.size
     for _ in range(5):
@@ -361,7 +380,7 @@ def test_super_resolve_trains_the_sr_way_then_reuses_the_model(tiny_model, tmp_p
         calls.append(config)
         shutil.copytree(tiny_model, model_dir)
 
-    monkeypatch.setattr(super_resolution, "fit", fake_fit)
+    monkeypatch.setattr(fit_module, "fit", fake_fit)
     args = ("super-resolve", DEMO_IMAGE, "--model", tmp_path / "sr", "--preset", "tiny", "--iters", 3, "--factor", 2)
     first = ok(*args, "--out", tmp_path / "x2.png")
     assert "training an SR model" in first.stderr
@@ -387,6 +406,52 @@ def test_animation_frames_move_a_little_each_frame(deep_model):
     print(f"consecutive frames differ by {consecutive.mean():.2f}, independent samples by {independent:.2f}")
     assert (consecutive > 0).all()
     assert consecutive.max() < 0.25 * independent
+
+
+def test_noise_padding_puts_noise_on_the_generator_border_and_zero_padding_does_not():
+    from singan_tf.pyramid import generator_input
+
+    prev = tf.random.stateless_normal([1, 6, 8, 3], seed=[1, 1])
+    padded_noise = tf.random.stateless_normal([1, 16, 18, 3], seed=[1, 2])
+    noisy = generator_input(padded_noise, prev, 0.5, noise_padding=True).numpy()
+    plain = generator_input(padded_noise[:, 5:-5, 5:-5], prev, 0.5, noise_padding=False).numpy()
+    np.testing.assert_allclose(noisy[:, :5], 0.5 * padded_noise.numpy()[:, :5])
+    np.testing.assert_array_equal(plain[:, :5], 0.0)
+    np.testing.assert_allclose(noisy[:, 5:-5, 5:-5], plain[:, 5:-5, 5:-5])
+
+
+def test_animate_an_image_trains_the_official_animation_model_once(tmp_path):
+    """`animate IMAGE`: a model of its own with noise padding and min size 20 (official
+    animation_train), whose borders then depend on the noise drawn beyond them; reused next time."""
+    model_dir = tmp_path / "anim"
+    args = ("animate", DEMO_IMAGE, "--model", model_dir, "--preset", "tiny", "--iters", 3, "--frames", 3, "--quiet")
+    first = ok(*args, "--out", tmp_path / "a.gif")
+    assert "training an animation model" in first.stderr
+    model = load_model(model_dir)
+    config = TrainConfig.from_dict(model.manifest["config"])
+    assert config.noise_padding and config.min_size == 20 and config.niter == 3
+    h0, w0 = model.pyramid.scale_sizes[0]
+    assert model.pyramid.z_star.shape == (1, h0 + 10, w0 + 10, 3)
+
+    pyramid, (h, w) = model.pyramid, model.size
+    noises = [tf.random.stateless_normal([1, *pyramid.noise_size(*size), 3], seed=[n, 0])
+              for n, size in enumerate(pyramid.scale_sizes)]
+    border_changed = [tf.concat([z[:, :3] + 1.0, z[:, 3:]], axis=1) for z in noises]
+    out, other = (pyramid.run(z, pyramid.scale_sizes).numpy() for z in (noises, border_changed))
+    assert np.abs(out - other)[:, :3].mean() > 10 * np.abs(out - other)[:, h // 2:].mean()
+
+    second = ok(*args, "--out", tmp_path / "b.gif")
+    assert "training" not in second.stderr
+    with Image.open(tmp_path / "a.gif") as a, Image.open(tmp_path / "b.gif") as b:
+        assert a.n_frames == b.n_frames == 3 and a.size == (w, h)
+        np.testing.assert_array_equal(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB")))
+
+
+def test_animate_an_existing_model_as_it_is_with_a_note(tiny_model, tmp_path):
+    result = ok("animate", tiny_model, "--frames", 2, "--out", tmp_path / "a.gif")
+    assert "zero padding" in result.stderr
+    result = run("animate", tmp_path / "missing.png", "--out", tmp_path / "b.gif")
+    assert result.exit_code == 2 and "no such image or model folder" in result.output
 
 
 def test_animate_writes_a_looping_gif(tiny_model, tmp_path):

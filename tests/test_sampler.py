@@ -71,9 +71,41 @@ def test_one_trace_serves_every_size_and_seed(sampler):
     assert sampler.sample.experimental_get_tracing_count() == max(before, 1)
 
 
-def test_injecting_the_real_image_at_the_finest_scale_stays_close_to_it(tiny_model, sampler):
-    real = model_store.load_tensors(tiny_model, sampler.pyramid.num_scales - 1)["real"]
+def test_injecting_the_real_image_at_the_finest_scale_stays_close_to_it(deep_model):
+    """On the 3-scale model whose generators refine what they are given (see `deep_model`)."""
+    sampler = Sampler(model_store.load_pyramid(deep_model))
+    real = model_store.load_tensors(deep_model, sampler.pyramid.num_scales - 1)["real"]
     injected = sampler.inject(tf.constant(real), sampler.pyramid.num_scales - 1, seed=0).numpy()
     sample = sampler(*sampler.finest, 0).numpy()
     assert injected.shape == real.shape
     assert np.abs(injected - real).mean() < 0.5 * np.abs(sample - real).mean()
+
+
+CASES = [(24, 32, 1), (30, 44, 0)]
+GRAPPLER_OFF = """
+import json, sys, numpy as np, tensorflow as tf
+CASES = json.loads(sys.argv[3])
+tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+from singan_tf.model_store import load_pyramid
+from singan_tf.sampler import Sampler
+sampler = Sampler(load_pyramid(sys.argv[1]))
+np.savez(sys.argv[2], *[sampler(h, w, 5, k).numpy() for h, w, k in CASES])
+"""
+
+
+def test_samples_do_not_depend_on_how_tensorflow_optimises_the_graph(tiny_model, sampler, tmp_path):
+    """TF Serving, a TF1 session, tf.data and Python optimise the same graph differently (grappler
+    folds constants, turns divisions by constants into products, regroups sums); the sampler is
+    written so that none of that changes a bit, hence equal pixels everywhere. Here: the float
+    output with every graph optimisation off (in a fresh process) against the default."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "unoptimised.npz"
+    done = subprocess.run([sys.executable, "-c", GRAPPLER_OFF, str(tiny_model), str(out), json.dumps(CASES)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with np.load(out) as unoptimised:
+        for (h, w, k), name in zip(CASES, unoptimised.files):
+            np.testing.assert_array_equal(unoptimised[name], sampler(h, w, 5, k).numpy())

@@ -90,6 +90,51 @@ def test_benchmark_report(demo_image):
     assert table.count("\n| 1 | ") == 1 and "official" not in table
 
 
+EPYC_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 1
+model name\t: AMD EPYC 7B13
+flags\t\t: fpu sse sse2 avx avx2 fma
+
+processor\t: 1
+"""
+
+
+def test_official_figures_name_their_machine_and_other_machines_are_told_apart(tmp_path):
+    from singan_tf import reference_runs
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(EPYC_CPUINFO)
+    epyc = reference_runs.this_machine(cpuinfo)
+    assert (epyc["family"], epyc["model"], epyc["name"]) == (25, 1, "AMD EPYC 7B13")
+    assert "family 25 model 1" in reference_runs.mismatch(here=epyc)
+    xeon_without_amx = {"name": "Xeon", "family": 6, "model": 207, "flags": {"avx512f", "avx512_bf16"}}
+    assert "amx_bf16, amx_tile" in reference_runs.mismatch(here=xeon_without_amx)
+    assert reference_runs.mismatch(here={**xeon_without_amx, "flags": set(reference_runs.OFFICIAL_MACHINE.flags)}) is None
+    assert "Sapphire Rapids" in reference_runs.OFFICIAL_MACHINE.description
+    assert reference_runs.OFFICIAL_SEC_PER_ITER == {6: 1.85, 7: 2.95, 8: 19.3}
+
+
+@pytest.mark.parametrize("reason", [None, "this CPU is family 25 model 1"])
+def test_bench_states_a_speed_up_only_on_the_reference_machine_kind(demo_image, monkeypatch, reason):
+    from singan_tf import benchmark
+
+    monkeypatch.setattr(benchmark, "is_official_reference", lambda image, config: True)
+    monkeypatch.setattr(benchmark, "OFFICIAL_SEC_PER_ITER", {1: 2.0})
+    monkeypatch.setattr(benchmark, "mismatch", lambda: reason)
+    report = run_benchmark(demo_image, preset("tiny"), scales=[1], iters=1, sampling=False, matmul_size=64)
+    (row,) = report["train"]
+    table = markdown_table(report)
+    assert row["official_sec_per_iter"] == 2.0 and "Sapphire Rapids" in table
+    if reason is None:
+        assert row["speedup_vs_official"] == pytest.approx(2.0 / row["sec_per_iter"])
+        assert "no speed-up" not in table
+    else:
+        assert "speedup_vs_official" not in row
+        assert reason in table and "no speed-up is computed" in table
+
+
 def test_bench_rejects_scales_outside_the_plan(demo_image):
     from singan_tf.cli.main import cli
 

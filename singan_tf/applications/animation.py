@@ -7,9 +7,9 @@ diff = beta (z_prev1 - z_prev2) + (1 - beta) noise and z = alpha Z_opt + (1 - al
 beta is the walk's momentum, alpha its pull back to Z_opt. Scales below start_scale keep Z_opt, so
 the coarse layout stays the training image's.
 
-Difference from the official: its animation trains a model of its own with "noise padding" (noise
-drawn over the padded border too) and min_size 20; singan-tf models are trained with zero padding
-and animated as they are, so the border is calmer than in the official GIFs.
+Like the official animation script, `singan-tf animate IMAGE` trains a model of its own for it (on
+first use, then reused): "noise padding" (noise drawn over the generators' input border too, so the
+borders move like the rest) and min_size 20. An existing model folder is animated as it is.
 """
 
 from __future__ import annotations
@@ -26,11 +26,15 @@ import tensorflow as tf
 from PIL import Image
 
 from singan_tf import noise
+from singan_tf.applications.common import Note, ignore_note
+from singan_tf.config import TrainConfig
 from singan_tf.errors import SinganError
+from singan_tf.fit import is_finished, train_unless_finished
 from singan_tf.image_io import to_uint8
 from singan_tf.model_store import load_pyramid
 from singan_tf.pyramid import Pyramid, gray
 
+ANIMATION_MIN_SIZE = 20
 # Noise streams per scale: stream = scale * STREAMS_PER_SCALE + draw, draw 0 = the walk's start.
 STREAMS_PER_SCALE = 1_000_000
 FORMATS = (".gif", ".mp4")
@@ -72,7 +76,7 @@ def animation_frames(pyramid: Pyramid, frames: int, start_scale: int = 0, alpha:
         raise SinganError(f"--start-scale must be in 0..{pyramid.num_scales - 1} for this model (got {start_scale})")
     sizes = pyramid.scale_sizes
     walks = [
-        MomentumWalk(pyramid.reconstruction_noise(n), _scale_noise(seed, n, size), alpha, beta)
+        MomentumWalk(pyramid.reconstruction_noise(n), _scale_noise(seed, n, pyramid.noise_size(*size)), alpha, beta)
         if n >= start_scale else None
         for n, size in enumerate(sizes)
     ]
@@ -130,9 +134,24 @@ def _encode_mp4(frames: Sequence[np.ndarray], path: Path, fps: int) -> None:
         raise SinganError(f"ffmpeg could not encode the animation: {reason[-1] if reason else done.returncode}")
 
 
+def animation_config(base: TrainConfig) -> TrainConfig:
+    """The official `animation_train` settings on top of a preset."""
+    return base.with_overrides(min_size=ANIMATION_MIN_SIZE, noise_padding=True)
+
+
 def write_model_animation(model_dir: Path, out_path: Path, frames: int = 100, start_scale: int = 0,
                           alpha: float = 0.1, beta: float = 0.9, fps: int = 10, seed: int = 0) -> Path:
-    """The animate command."""
+    """The animate command on a model folder, animated as it is."""
     check_animation_path(out_path)
     pyramid = load_pyramid(model_dir)
     return write_animation(animation_frames(pyramid, frames, start_scale, alpha, beta, seed), out_path, fps)
+
+
+def train_animation_model(image_path: Path, model_dir: Path, config: TrainConfig, seed: int = 0,
+                          note: Note = ignore_note, progress: bool = True) -> None:
+    """The animate command on an image: its animation model, trained the official way on first use
+    (`config` is the preset; noise padding and min size 20 are added), finished if interrupted,
+    reused once trained."""
+    if not is_finished(model_dir):
+        note(f"training an animation model (noise padding, min size {ANIMATION_MIN_SIZE}) in {model_dir}")
+    train_unless_finished(image_path, model_dir, animation_config(config), seed=seed, progress=progress)

@@ -9,6 +9,9 @@ from scratch with its "previous scale" inputs mapped to the same colours, so G_n
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from pathlib import Path
 
 import keras
@@ -19,11 +22,14 @@ from singan_tf.applications.common import (
     Note, ResultRow, TrainedModel, ignore_note, injection_scales, load_at_size, load_model, write_results,
 )
 from singan_tf.config import TrainConfig
+from singan_tf.model_store import MANIFEST, load_network_file, write_folder_atomic, write_json_atomic
+from singan_tf.models import Generator
 from singan_tf.pyramid import Pyramid, official_resize
 from singan_tf.sampler import Sampler
 from singan_tf.training import ScaleTrainer
 
 COLOURS = 5
+RETRAINED = "paint_retrained"
 KMEANS_RESTARTS = 10
 KMEANS_MAX_ITER = 300
 
@@ -85,22 +91,58 @@ class QuantizedScaleTrainer(ScaleTrainer):
         return nearest_colours(super()._random_prev(iteration, step), self.centres)
 
 
-def retrain_quantized(model: TrainedModel, scale: int, centres, niter: int | None = None,
-                      progress: bool = False) -> Pyramid:
-    """The model's pyramid with G_scale replaced by one trained on colour-quantised inputs."""
-    config = TrainConfig.from_dict(model.manifest["config"]).with_overrides(niter=niter)
+def retrained_dir(model: TrainedModel, scale: int, centres, niter: int) -> Path:
+    """Where the re-trained G_scale is kept in the model folder, named by everything its training
+    depends on: the model (its manifest), the scale, the iterations and the colour centres. The
+    painting is not among them: like the official `train_paint`, the re-training sees only the
+    training image's colours, so every painting with the same settings reuses it."""
+    settings = {
+        "manifest": hashlib.sha256((model.model_dir / MANIFEST).read_bytes()).hexdigest(),
+        "scale": scale, "niter": niter, "centres": np.round(np.asarray(centres, np.float64), 6).tolist(),
+    }
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    return model.model_dir / RETRAINED / f"scale_{scale:02d}-{key}"
+
+
+def _train_quantized(model: TrainedModel, scale: int, centres, config: TrainConfig, progress: bool) -> ScaleTrainer:
     pyramid = model.pyramid
-    coarser = Pyramid(pyramid.generators[:scale], pyramid.noise_amps[:scale], pyramid.scale_sizes[:scale],
-                      pyramid.scale_factor, pyramid.z_star)
+    coarser = dataclasses.replace(pyramid, generators=pyramid.generators[:scale], noise_amps=pyramid.noise_amps[:scale],
+                                  scale_sizes=pyramid.scale_sizes[:scale])
     trainer = QuantizedScaleTrainer(scale, model.real_at(scale), coarser, config, model.manifest["seed"], centres)
     bar = keras.utils.Progbar(config.niter) if progress else None
     for i in range(config.niter):
         trainer.iteration(tf.constant(i))
         if bar is not None:
             bar.update(i + 1)
-    generators, amps = list(pyramid.generators), list(pyramid.noise_amps)
-    generators[scale], amps[scale] = trainer.generator, trainer.noise_amp
-    return Pyramid(generators, amps, pyramid.scale_sizes, pyramid.scale_factor, pyramid.z_star)
+    return trainer
+
+
+def retrain_quantized(model: TrainedModel, scale: int, centres, niter: int | None = None,
+                      progress: bool = False, note: Note = ignore_note) -> Pyramid:
+    """The model's pyramid with G_scale replaced by one trained on colour-quantised inputs: trained
+    once per setting and kept in the model folder, then loaded in seconds."""
+    config = TrainConfig.from_dict(model.manifest["config"]).with_overrides(niter=niter)
+    folder = retrained_dir(model, scale, centres, config.niter)
+    size = model.pyramid.scale_sizes[scale]
+    if (folder / "retrained.json").is_file():
+        note(f"reusing scale {scale} re-trained on 5-colour inputs ({folder})")
+        noise_amp = json.loads((folder / "retrained.json").read_text())["noise_amp"]
+        generator = load_network_file(folder / "generator.weights.h5", Generator, config.channels(scale), size,
+                                      name=f"G{scale}")
+    else:
+        note(f"re-training scale {scale} on 5-colour inputs ({config.niter} iterations)")
+        trainer = _train_quantized(model, scale, centres, config, progress)
+        generator, noise_amp = trainer.generator, trainer.noise_amp
+
+        def write(partial: Path) -> None:
+            generator.save_weights(str(partial / "generator.weights.h5"))
+            info = {"scale": scale, "niter": config.niter, "noise_amp": noise_amp, "centres": np.asarray(centres).tolist()}
+            write_json_atomic(partial / "retrained.json", info)
+
+        write_folder_atomic(folder, write)
+    generators, amps = list(model.pyramid.generators), list(model.pyramid.noise_amps)
+    generators[scale], amps[scale] = generator, noise_amp
+    return dataclasses.replace(model.pyramid, generators=generators, noise_amps=amps)
 
 
 class DirectInjection(Sampler):
@@ -112,11 +154,11 @@ class DirectInjection(Sampler):
 
 
 def paint_quantized(model: TrainedModel, painting: tf.Tensor, scale: int, seed: int, niter: int | None = None,
-                    progress: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+                    progress: bool = False, note: Note = ignore_note) -> tuple[tf.Tensor, tf.Tensor]:
     """(result, quantised painting): 5 colours from the training image at `scale`, G_scale re-trained."""
     centres = kmeans(model.real_at(scale).numpy().reshape(-1, 3))
     quantized = nearest_colours(painting, centres)
-    pyramid = retrain_quantized(model, scale, centres, niter, progress)
+    pyramid = retrain_quantized(model, scale, centres, niter, progress, note)
     return DirectInjection(pyramid).inject(quantized, scale, seed), quantized
 
 
@@ -141,7 +183,6 @@ def write_paint(
         return write_results(out_dir, [ResultRow("painting", painting, "", results)])
     results, quantized = {}, {}
     for n in scales:
-        note(f"re-training scale {n} on 5-colour inputs")
-        results[n], quantized[n] = paint_quantized(model, painting, n, seed, niter, progress)
+        results[n], quantized[n] = paint_quantized(model, painting, n, seed, niter, progress, note)
     rows = [ResultRow("painting", painting, "_quantized_paint", quantized), ResultRow("training", model.real, "", results)]
     return write_results(out_dir, rows)

@@ -21,9 +21,9 @@ from singan_tf import noise
 from singan_tf.applications.common import Note, ignore_note
 from singan_tf.config import TrainConfig, preset
 from singan_tf.errors import SinganError
-from singan_tf.fit import fit
+from singan_tf.fit import is_finished, train_unless_finished
 from singan_tf.image_io import image_hash, load_image, save_image
-from singan_tf.model_store import MANIFEST, load_pyramid, load_tensors, read_manifest
+from singan_tf.model_store import load_pyramid, load_tensors, read_manifest
 from singan_tf.pyramid import Pyramid, gray, upsample
 
 SR_ALPHA = 100.0
@@ -74,13 +74,6 @@ def super_resolve(pyramid: Pyramid, image: tf.Tensor, factor: float, seed) -> tf
     return result[:, : round(factor * height), : round(factor * width)]
 
 
-def _trained(model_dir: Path) -> bool:
-    if not (Path(model_dir) / MANIFEST).exists():
-        return False
-    manifest = read_manifest(model_dir)
-    return manifest["completed_scales"] == len(manifest["scale_sizes"])
-
-
 def write_super_resolution(
     image_path: Path,
     out_path: Path,
@@ -97,10 +90,10 @@ def write_super_resolution(
     scale when IMAGE is that image (official), else IMAGE as given."""
     sr_steps(factor)
     image_path, model_dir = Path(image_path), Path(model_dir)
-    if not _trained(model_dir):
+    if not is_finished(model_dir):
         note(f"training an SR model (alpha {SR_ALPHA:g}, min size {SR_MIN_SIZE}) in {model_dir}")
-        config = sr_config(preset(preset_name, niter=niter), factor)
-        fit(image_path, model_dir, config, seed=seed, resume=(model_dir / MANIFEST).exists(), progress=progress)
+    config = sr_config(preset(preset_name, niter=niter), factor)
+    train_unless_finished(image_path, model_dir, config, seed=seed, progress=progress)
     manifest = read_manifest(model_dir)
     if manifest["config"]["alpha"] != SR_ALPHA:
         note(f"note: {model_dir} was not trained for SR (alpha {manifest['config']['alpha']:g}, not {SR_ALPHA:g})")

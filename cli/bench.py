@@ -10,9 +10,9 @@ import click
 from singan_tf.config import PRESETS
 
 
-def _scales(_ctx, _param, value: str | None) -> list[int] | None:
-    if value is None:
-        return None
+def _scales(_ctx, _param, value: str | None) -> list[int] | str | None:
+    if value is None or value == "all":
+        return value
     try:
         return [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
@@ -24,7 +24,8 @@ def _scales(_ctx, _param, value: str | None) -> list[int] | None:
 @click.option("--preset", type=click.Choice(list(PRESETS)), default="paper", show_default=True,
               help="Settings to time (the paper preset is what the official timings used).")
 @click.option("--scales", callback=_scales, default=None,
-              help="Comma-separated scales of IMAGE's plan to time [default: the three finest].")
+              help="Comma-separated scales of IMAGE's plan to time, or `all` (then the whole run's time is "
+                   "estimated too) [default: the three finest].")
 @click.option("--iters", type=click.IntRange(1), default=3, show_default=True,
               help="Timed iterations per scale (after one warm-up call that includes compilation).")
 @click.option("--xla/--no-xla", default=None, help="Override the preset's XLA setting.")
@@ -32,7 +33,7 @@ def _scales(_ctx, _param, value: str | None) -> list[int] | None:
               help="Override the preset's mixed-precision setting (bfloat16 convolutions).")
 @click.option("--sampling/--no-sampling", default=True, show_default=True, help="Also time the sampler.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the full report here.")
-def command(image: Path, preset: str, scales: list[int] | None, iters: int, xla: bool | None,
+def command(image: Path, preset: str, scales: list[int] | str | None, iters: int, xla: bool | None,
             mixed_precision: bool | None, sampling: bool, json_path: Path | None) -> None:
     """Time training iterations at some scales of IMAGE, and the sampler, on this machine.
 

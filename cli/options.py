@@ -33,6 +33,8 @@ _HELP = {
                      "vary like the interior.",
     "crop_size": "Train scales larger than this on random windows of this many pixels per side (0 = whole image).",
     "xla": "Compile each scale's training step with XLA: for GPUs; on x86 CPUs oneDNN (the default) is faster.",
+    "xla_max_pixels": "Compile the training step of scales with at most this many pixels with XLA (small scales are "
+                      "bound by per-operation overhead, which XLA removes); 0 = none.",
     "mixed_precision": "Run the convolutions in bfloat16 (weights, statistics and losses stay float32). For GPUs "
                        "with bfloat16 (Ampere or newer) and CPUs with AMX; not the paper's numbers, so off by default.",
 }

@@ -29,7 +29,7 @@ from singan_tf.errors import SinganError
 from singan_tf.image_io import load_image
 from singan_tf.models import PADDING, Generator
 from singan_tf.pyramid import Pyramid, build_reals, gray
-from singan_tf.reference_runs import OFFICIAL_MACHINE, OFFICIAL_SEC_PER_ITER, mismatch
+from singan_tf.reference_runs import OFFICIAL_MACHINE, OFFICIAL_PAPER_RUN_HOURS, OFFICIAL_SEC_PER_ITER, mismatch
 from singan_tf.sampler import Sampler
 from singan_tf.scale_plan import ScalePlan, plan_scales
 from singan_tf.training import ScaleTrainer
@@ -183,16 +183,19 @@ def time_sampling(pyramid: Pyramid, repeats: int = SAMPLE_REPEATS) -> dict[str, 
 
 def is_official_reference(image_path: Path, config: TrainConfig) -> bool:
     """Whether the official timings apply: balloons.png with the paper's settings (XLA aside)."""
-    return Path(image_path).name == "balloons.png" and dataclasses.replace(config, xla=False) == PRESETS["paper"]
+    same_maths = dataclasses.replace(config, xla=False, xla_max_pixels=0)
+    return Path(image_path).name == "balloons.png" and same_maths == PRESETS["paper"]
 
 
 def run_benchmark(
-    image_path: Path, config: TrainConfig, scales: list[int] | None = None, iters: int = 3,
+    image_path: Path, config: TrainConfig, scales: list[int] | str | None = None, iters: int = 3,
     sampling: bool = True, log: Log = lambda _: None, matmul_size: int = MATMUL_SIZE,
 ) -> dict[str, Any]:
     """The whole benchmark; the dict `bench --json` writes."""
     image = load_image(image_path)
     plan = plan_scales(image.shape[0], image.shape[1], config)
+    if scales == "all":
+        scales = list(range(plan.num_scales))
     scales = sorted(set(scales)) if scales else list(range(max(0, plan.num_scales - 3), plan.num_scales))
     bad = [s for s in scales if not 0 <= s < plan.num_scales]
     if bad:
@@ -240,8 +243,15 @@ def run_benchmark(
             row["official_sec_per_iter"] = official[scale]
             if report["official_reference"]["mismatch"] is None:
                 row["speedup_vs_official"] = official[scale] / row["sec_per_iter"]
+        # What training this scale takes with this config: its iterations plus the compilation.
+        row["scale_minutes"] = (config.niter * row["sec_per_iter"] + row["compile_sec"]) / 60
         report["train"].append(row)
         log(f"  {row['sec_per_iter']:.2f} s/iter, compile {row['compile_sec']:.1f} s")
+    if len(scales) == plan.num_scales:
+        report["run_minutes"] = sum(row["scale_minutes"] for row in report["train"])
+        if Path(image_path).name == "balloons.png":
+            report["official_paper_run"] = {"hours": OFFICIAL_PAPER_RUN_HOURS, "machine": OFFICIAL_MACHINE.description,
+                                            "mismatch": mismatch()}
     report["load_average_after"] = list(os.getloadavg())
     return report
 
@@ -270,8 +280,8 @@ def _cpu_name() -> str:
 def markdown_table(report: dict[str, Any]) -> str:
     """The training rows as a Markdown table, plus the peaks and sampling latency under it."""
     with_official = any("official_sec_per_iter" in row for row in report["train"])
-    header = ["scale", "size", "channels", "GFLOP/iter", "s/iter", "CPU s/iter", "compile s", "GFLOP/s", "% conv peak",
-              "% conv here", "% conv mix here"]
+    header = ["scale", "size", "channels", "GFLOP/iter", "s/iter", "CPU s/iter", "compile s", "minutes", "GFLOP/s",
+              "% conv peak", "% conv here", "% conv mix here"]
     if with_official:
         header += ["official s/iter", "speed-up"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -279,13 +289,25 @@ def markdown_table(report: dict[str, Any]) -> str:
         cells = [
             str(row["scale"]), f"{row['height']}x{row['width']}", str(row["channels"]), f"{row['gflop_per_iter']:.0f}",
             f"{row['sec_per_iter']:.2f}", f"{row['cpu_sec_per_iter']:.2f}", f"{row['compile_sec']:.1f}",
-            f"{row['gflops']:.1f}",
+            f"{row['scale_minutes']:.1f}", f"{row['gflops']:.1f}",
             f"{row['pct_of_conv_peak']:.0f}%", f"{row['pct_of_conv_here']:.0f}%", f"{row['pct_of_conv_mix_here']:.0f}%",
         ]
         if with_official:
             official, speedup = row.get("official_sec_per_iter"), row.get("speedup_vs_official")
             cells += [f"{official:g}" if official else "", f"{speedup:.2f}x" if speedup else ""]
         lines.append("| " + " | ".join(cells) + " |")
+    niter = report["config"]["niter"]
+    lines += ["", f"minutes: what training the scale takes with these settings ({niter} iterations x s/iter + compile)."]
+    if "run_minutes" in report:
+        lines += [f"The whole run: {report['run_minutes']:.1f} minutes."]
+    if "official_paper_run" in report:
+        official = report["official_paper_run"]
+        if official["mismatch"]:
+            lines += [f"(The official code's paper-settings run, {official['hours']:g} h, was measured on another kind of "
+                      f"machine: {official['mismatch']}.)"]
+        else:
+            lines += [f"The official code's paper-settings run takes about {official['hours']:g} h on this machine kind: "
+                      f"{official['hours'] * 60 / report['run_minutes']:.1f}x the time."]
     if "official_reference" in report:
         reference = report["official_reference"]
         lines += ["", f"Official s/iter measured on: {reference['machine']}."]

@@ -46,6 +46,9 @@ class TrainConfig:
     # XLA fuses the whole iteration into one program: the choice on GPUs. On x86 CPUs its
     # convolutions are slower than oneDNN's, which the plain tf.function uses (docs/benchmarks.md).
     xla: bool = False
+    # Small scales are bound by per-operation overhead, not arithmetic: there one fused XLA program
+    # per iteration pays even on a CPU. Scales with at most this many pixels use XLA (0 = none).
+    xla_max_pixels: int = 0
     # Opt-in for accelerators: bfloat16 convolutions (models.MIXED_POLICY). It changes the numbers,
     # so no preset turns it on.
     mixed_precision: bool = False
@@ -65,6 +68,10 @@ class TrainConfig:
             problems.append("niter, d_steps, g_steps and nfc must be positive")
         if problems:
             raise SinganError("; ".join(problems))
+
+    def uses_xla(self, height: int, width: int) -> bool:
+        """Whether a scale of this size compiles its training iteration with XLA."""
+        return self.xla or height * width <= self.xla_max_pixels
 
     def channels(self, scale: int) -> int:
         """Width of every hidden layer at a scale: doubles every 4 scales, capped (official rule)."""

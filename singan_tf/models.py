@@ -13,12 +13,28 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from singan_tf.reference_runs import this_machine
+
 KERNEL_SIZE = 3
 NUM_LAYERS = 5
 PADDING = NUM_LAYERS * (KERNEL_SIZE - 1) // 2
-MIXED_POLICY = "mixed_bfloat16"
-"""Convolutions in bfloat16, weights and everything else in float32. bfloat16 has float32's exponent
-range, so the nested gradient of the penalty needs no loss scaling (float16 would need it twice)."""
+
+
+def mixed_policy() -> str | None:
+    """The Keras dtype policy `--mixed-precision` uses on this machine (see `choose_policy`)."""
+    gpus = tf.config.list_physical_devices("GPU")
+    capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") if gpus else None
+    return choose_policy(tuple(capability or (0, 0)) if gpus else None, this_machine()["flags"])
+
+
+def choose_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str]) -> str | None:
+    """bfloat16 where the hardware computes in it (GPUs from compute capability 8.0 on, CPUs with
+    AVX-512 BF16 or AMX): it keeps float32's exponent range, so no loss scaling is needed. float16
+    on older GPUs (their tensor cores), with loss scaling (`training.py`). None (float32) on a CPU
+    without bfloat16 instructions, which would only emulate it."""
+    if gpu_capability is not None:
+        return "mixed_bfloat16" if gpu_capability >= (8, 0) else "mixed_float16"
+    return "mixed_bfloat16" if cpu_flags & {"avx512_bf16", "amx_bf16"} else None
 
 
 def pad(images: tf.Tensor) -> tf.Tensor:
@@ -128,20 +144,20 @@ class ConvBlock(keras.layers.Layer):
 class _PatchNetwork(keras.Model):
     """The shared trunk: head block, three body blocks and a bare 3x3 tail convolution.
 
-    `mixed_precision` runs the convolutions in bfloat16 (MIXED_POLICY); weights stay float32, so a
-    network trained that way saves, loads and samples like any other. The output is float32.
+    `conv_dtype` is a Keras dtype policy for the convolutions (None = float32; see `mixed_policy`);
+    weights stay float32, so a network trained that way saves, loads and samples like any other.
+    The output is float32.
     """
 
     def __init__(
         self, channels: int, out_channels: int, image_channels: int = 3, seed: int | None = None,
-        mixed_precision: bool = False, **kwargs,
+        conv_dtype: str | None = None, **kwargs,
     ):
         super().__init__(**kwargs)
         self.channels = channels
         self.image_channels = image_channels
         self.seed = seed
-        self.mixed_precision = mixed_precision
-        conv_dtype = MIXED_POLICY if mixed_precision else None
+        self.conv_dtype = conv_dtype
         self.blocks = [
             ConvBlock(
                 image_channels if i == 0 else channels, channels, seed=_seed(seed, 10 * i), conv_dtype=conv_dtype,
@@ -159,7 +175,7 @@ class _PatchNetwork(keras.Model):
     def get_config(self) -> dict[str, Any]:
         return {
             "channels": self.channels, "image_channels": self.image_channels, "seed": self.seed,
-            "mixed_precision": self.mixed_precision,
+            "conv_dtype": self.conv_dtype,
         }
 
 
@@ -172,10 +188,10 @@ class Generator(_PatchNetwork):
     """
 
     def __init__(
-        self, channels: int, image_channels: int = 3, seed: int | None = None, mixed_precision: bool = False,
+        self, channels: int, image_channels: int = 3, seed: int | None = None, conv_dtype: str | None = None,
         **kwargs: Any,
     ):
-        super().__init__(channels, image_channels, image_channels, seed, mixed_precision, **kwargs)
+        super().__init__(channels, image_channels, image_channels, seed, conv_dtype, **kwargs)
 
     def call(self, inputs: tuple[tf.Tensor, tf.Tensor], training: bool = False, padded: bool = False) -> tf.Tensor:
         """`padded=True`: `noisy` already has its PADDING border ([B, H+10, W+10, C]), e.g. random
@@ -191,10 +207,10 @@ class Discriminator(_PatchNetwork):
     """D_n: a WGAN critic scoring every 11x11 patch; [B, H, W, C] -> [B, H-10, W-10, 1]."""
 
     def __init__(
-        self, channels: int, image_channels: int = 3, seed: int | None = None, mixed_precision: bool = False,
+        self, channels: int, image_channels: int = 3, seed: int | None = None, conv_dtype: str | None = None,
         **kwargs: Any,
     ):
-        super().__init__(channels, 1, image_channels, seed, mixed_precision, **kwargs)
+        super().__init__(channels, 1, image_channels, seed, conv_dtype, **kwargs)
 
     def call(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
         return self.trunk(images, training)

@@ -1,7 +1,7 @@
 """One scale of SinGAN training: WGAN-GP on the image's patches plus a reconstruction loss.
 
-`ScaleTrainer.iteration` is the paper's training iteration as one compiled tf.function (XLA with
-`config.xla`): 3 critic steps, then 3 generator steps, all noise drawn inside from a counter-based
+`ScaleTrainer.iteration` is the paper's training iteration as one compiled tf.function (XLA where
+`config.uses_xla`): 3 critic steps, then 3 generator steps, all noise drawn inside from a counter-based
 seed, no host round-trip. Logging, previews and saving live in `fit.py`.
 """
 
@@ -11,24 +11,33 @@ import keras
 import tensorflow as tf
 
 from singan_tf.config import TrainConfig
-from singan_tf.models import PADDING, Discriminator, Generator
+from singan_tf.models import PADDING, Discriminator, Generator, mixed_policy
 from singan_tf.pyramid import Pyramid, generator_input, gray, noise_size, upsample
 from singan_tf.scale_plan import training_window
 
 Z_STAR_SALT = 3000
 
 
-def _adam(learning_rate: float, steps_per_iteration: int, config: TrainConfig) -> keras.optimizers.Adam:
+def _adam(learning_rate: float, steps_per_iteration: int, config: TrainConfig,
+          loss_scaling: bool = False) -> keras.optimizers.Optimizer:
     """Adam as the official code sets it up, with its one LR drop (x gamma at 80% of the iterations).
 
     The optimizer counts one step per update and there are several updates per iteration, so the
-    boundary is placed after the last update of the last iteration before the drop.
+    boundary is placed after the last update of the last iteration before the drop. float16
+    convolutions need the loss scaled so that small gradients survive (`_scaled`).
     """
     boundary = int(config.lr_decay_at * config.niter) * steps_per_iteration - 1
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
         [boundary], [learning_rate, learning_rate * config.gamma]
     )
-    return keras.optimizers.Adam(schedule, beta_1=config.beta1, beta_2=0.999, epsilon=1e-8)
+    adam = keras.optimizers.Adam(schedule, beta_1=config.beta1, beta_2=0.999, epsilon=1e-8)
+    return keras.optimizers.LossScaleOptimizer(adam) if loss_scaling else adam
+
+
+def _scaled(optimizer: keras.optimizers.Optimizer, loss: tf.Tensor) -> tf.Tensor:
+    """The loss to differentiate (inside the tape): scaled up for a loss-scaling optimizer, which
+    scales the gradients back down (and skips a step whose gradients overflowed) when it applies them."""
+    return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
 
 
 class ScaleTrainer:
@@ -49,18 +58,16 @@ class ScaleTrainer:
         self.config = config
         self.key = tf.random.experimental.stateless_fold_in(tf.constant([0, seed], tf.int64), scale)
         channels = config.channels(scale)
-        mixed = config.mixed_precision
-        self.generator = Generator(channels, seed=seed * 1000 + 2 * scale, mixed_precision=mixed, name=f"G{scale}")
-        self.discriminator = Discriminator(
-            channels, seed=seed * 1000 + 2 * scale + 1, mixed_precision=mixed, name=f"D{scale}"
-        )
+        policy = mixed_policy() if config.mixed_precision else None
+        self.generator = Generator(channels, seed=seed * 1000 + 2 * scale, conv_dtype=policy, name=f"G{scale}")
+        self.discriminator = Discriminator(channels, seed=seed * 1000 + 2 * scale + 1, conv_dtype=policy, name=f"D{scale}")
         self.generator([real, real])
         self.discriminator(real)
         if warm_start is not None and warm_start[0].channels == channels:
             self.generator.set_weights(warm_start[0].get_weights())
             self.discriminator.set_weights(warm_start[1].get_weights())
-        self.opt_g = _adam(config.lr_g, config.g_steps, config)
-        self.opt_d = _adam(config.lr_d, config.d_steps, config)
+        self.opt_g = _adam(config.lr_g, config.g_steps, config, loss_scaling=policy == "mixed_float16")
+        self.opt_d = _adam(config.lr_d, config.d_steps, config, loss_scaling=policy == "mixed_float16")
         self.opt_g.build(self.generator.trainable_variables)
         self.opt_d.build(self.discriminator.trainable_variables)
 
@@ -78,7 +85,7 @@ class ScaleTrainer:
         # XLA inlines them into the one compiled iteration.
         self._compiled_critic_step = tf.function(self._critic_step, autograph=False)
         self._compiled_generator_step = tf.function(self._generator_step, autograph=False)
-        self.iteration = tf.function(self._iteration, jit_compile=config.xla, autograph=False)
+        self.iteration = tf.function(self._iteration, jit_compile=config.uses_xla(h, w), autograph=False)
 
     def reconstruction_noise(self, iteration: tf.Tensor) -> tf.Tensor:
         """The noise G_n must turn into the real image: z* at scale 0, zeros above.
@@ -159,7 +166,8 @@ class ScaleTrainer:
             d_fake = tf.reduce_mean(D(fake, training=True))
             penalty = self._gradient_penalty(real, fake, iteration, step)
             d_loss = d_real + d_fake + penalty
-        self.opt_d.apply_gradients(zip(tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
+            scaled = _scaled(self.opt_d, d_loss)
+        self.opt_d.apply_gradients(zip(tape.gradient(scaled, D.trainable_variables), D.trainable_variables))
         return {
             "padded_input": padded_input, "prev": prev, "real": real,
             "d_loss": d_loss, "wasserstein": -(d_real + d_fake), "gp": penalty,
@@ -174,7 +182,8 @@ class ScaleTrainer:
             adversarial = -tf.reduce_mean(D(fake, training=True))
             reconstruction = tf.reduce_mean(tf.square(G([rec_input, rec_prev], padded=True, training=True) - critic["real"]))
             g_loss = adversarial + self.config.alpha * reconstruction
-        self.opt_g.apply_gradients(zip(tape.gradient(g_loss, G.trainable_variables), G.trainable_variables))
+            scaled = _scaled(self.opt_g, g_loss)
+        self.opt_g.apply_gradients(zip(tape.gradient(scaled, G.trainable_variables), G.trainable_variables))
         return {"g_adv": adversarial, "rec": reconstruction}
 
     def _iteration(self, iteration: tf.Tensor) -> dict[str, tf.Tensor]:

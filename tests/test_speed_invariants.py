@@ -3,6 +3,7 @@ benchmark's bookkeeping. Timings themselves are not asserted: they belong to `si
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,11 +18,13 @@ from singan_tf.scale_plan import plan_scales
 from singan_tf.training import ScaleTrainer
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["plain", "xla"])
+@pytest.fixture(scope="module", params=[{}, {"xla": True}, {"xla_max_pixels": 24 * 32}, {"xla_max_pixels": 100}],
+                ids=["plain", "xla", "xla-small-scale", "oneDNN-above-the-limit"])
 def trainer(request, demo_image) -> ScaleTrainer:
-    """Scale 1 of the tiny preset, plain tf.function (the default) and XLA, run for 4 iterations, so
-    the iteration includes the pass through a coarser generator."""
-    config = preset("tiny", xla=request.param)
+    """Scale 1 (24x32) of the tiny preset: plain tf.function (the default), XLA for every scale, XLA
+    for scales up to 24x32 pixels, and a limit below it; run for 4 iterations, so the iteration
+    includes the pass through a coarser generator."""
+    config = preset("tiny", **request.param)
     image = load_image(demo_image)
     plan = plan_scales(*image.shape[:2], config)
     trainer = ScaleTrainer(1, build_reals(image, plan)[1], random_pyramid(plan, config, 1), config, seed=3)
@@ -39,29 +42,49 @@ def test_iteration_is_one_graph_without_host_calls(trainer):
     assert trainer.iteration.experimental_get_tracing_count() == 1
     op_types = {op.type for op in concrete.graph.get_operations()}
     assert not op_types & {"PyFunc", "EagerPyFunc", "PyFuncStateless"}
-    assert concrete.function_def.attr["_XlaMustCompile"].b == trainer.config.xla
+    expect_xla = trainer.config.xla or trainer.config.xla_max_pixels >= 24 * 32
+    assert concrete.function_def.attr["_XlaMustCompile"].b == expect_xla
 
 
-def test_mixed_precision_is_opt_in_and_keeps_float32_weights(demo_image):
+@pytest.mark.parametrize("policy,compute", [("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16")])
+def test_mixed_precision_is_opt_in_and_keeps_float32_weights(demo_image, monkeypatch, policy, compute):
+    """Both low precisions a device may get; float16 (older GPUs) trains with loss scaling."""
+    from singan_tf import training
+
     assert not any(preset(p).mixed_precision for p in ("paper", "quick", "tiny"))
+    monkeypatch.setattr(training, "mixed_policy", lambda: policy)
     config = preset("tiny", mixed_precision=True)
     image = load_image(demo_image)
     plan = plan_scales(*image.shape[:2], config)
     trainer = ScaleTrainer(0, build_reals(image, plan)[0], random_pyramid(plan, config, 0), config, seed=3)
+    before = [w.numpy() for w in trainer.generator.trainable_weights]
     for i in range(3):
         losses = trainer.iteration(tf.constant(i))
     assert trainer.iteration.experimental_get_tracing_count() == 1
     assert set(losses) >= {"d_loss", "g_adv", "rec"}
     assert all(np.isfinite(float(v)) for v in losses.values())
-    assert trainer.generator.blocks[1].conv.compute_dtype == "bfloat16"
+    assert not all(np.array_equal(a, w.numpy()) for a, w in zip(before, trainer.generator.trainable_weights))
+    assert trainer.generator.blocks[1].conv.compute_dtype == compute
     assert trainer.generator.blocks[1].norm.compute_dtype == "float32"
     assert {w.dtype for w in trainer.generator.weights + trainer.discriminator.weights} == {"float32"}
     assert trainer.generator([trainer.real, trainer.real]).dtype == tf.float32
+    assert isinstance(trainer.opt_g, keras.optimizers.LossScaleOptimizer) == (compute == "float16")
+
+
+def test_mixed_precision_picks_what_the_device_computes_in():
+    from singan_tf.models import choose_policy
+
+    assert choose_policy((8, 6), set()) == choose_policy((9, 0), set()) == "mixed_bfloat16"
+    assert choose_policy((7, 5), {"amx_bf16"}) == "mixed_float16"  # a T4: the GPU decides
+    assert choose_policy(None, {"avx512f", "amx_bf16", "amx_tile"}) == "mixed_bfloat16"
+    assert choose_policy(None, {"avx2", "fma"}) is None
 
 
 def test_official_reference_needs_balloons_and_the_paper_settings(demo_image, tmp_path):
     assert is_official_reference(demo_image, preset("paper"))
     assert is_official_reference(demo_image, preset("paper", xla=True))
+    assert is_official_reference(demo_image, preset("paper", xla_max_pixels=2000))
+    assert not is_official_reference(demo_image, preset("paper", crop_size=96))
     assert not is_official_reference(demo_image, preset("paper", nfc=64))
     assert not is_official_reference(demo_image, preset("paper", mixed_precision=True))
     assert not is_official_reference(tmp_path / "other.png", preset("paper"))
@@ -133,6 +156,18 @@ def test_bench_states_a_speed_up_only_on_the_reference_machine_kind(demo_image, 
     else:
         assert "speedup_vs_official" not in row
         assert reason in table and "no speed-up is computed" in table
+
+
+def test_bench_of_all_scales_estimates_the_whole_run(demo_image):
+    config = preset("tiny", niter=7)
+    report = run_benchmark(demo_image, config, scales="all", iters=1, sampling=False, matmul_size=64)
+    rows = report["train"]
+    assert [row["scale"] for row in rows] == [0, 1]
+    for row in rows:
+        assert row["scale_minutes"] == pytest.approx((7 * row["sec_per_iter"] + row["compile_sec"]) / 60)
+    assert report["run_minutes"] == pytest.approx(sum(row["scale_minutes"] for row in rows))
+    assert report["official_paper_run"]["hours"] == 15.0
+    assert "The whole run:" in markdown_table(report)
 
 
 def test_bench_rejects_scales_outside_the_plan(demo_image):

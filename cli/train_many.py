@@ -36,8 +36,9 @@ singan-tf train-many /shared/images --out /shared/models --address head-node:637
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=None,
               help="Makes the run repeatable: image NAME gets seed sha256('SEED/NAME') mod 2**31 (first 8 bytes, "
                    "big-endian) [default: random per image, recorded in its manifest].")
-@click.option("--address", default=None,
-              help="Ray cluster to run on, e.g. HOST:6379 [default: a new Ray instance on this machine].")
+@click.option("--address", envvar="RAY_ADDRESS", default=None,
+              help="Ray cluster to run on, e.g. HOST:6379; $RAY_ADDRESS (set in Ray jobs) if not given "
+                   "[default: a new Ray instance on this machine].")
 @click.option("--cpus-per-image", type=click.IntRange(1), default=1, show_default=True,
               help="CPUs per task; TensorFlow in the task uses this many threads.")
 @click.option("--gpus-per-image", type=click.FloatRange(0), default=0, show_default=True,
@@ -75,7 +76,8 @@ def command(inputs: tuple[Path, ...], base: Path, preset: str, seed: int | None,
         click.echo(f"\ninterrupted: finished scales are saved under {base}; run the same command again to continue "
                    f"(finished models are skipped, interrupted ones resume)", err=True)
         raise SystemExit(130)
-    display.close()
+    finally:
+        display.close()
     click.echo(summary_table(rows))
     summary = write_summary(base, rows, {
         "inputs": [str(p) for p in inputs], "out": str(base), "preset": preset,

@@ -70,8 +70,9 @@ def _run_on_ray(ray: Any, todo: list[tuple[ImageJob, ImageRow]], settings: Batch
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_SECONDS)
         for name, event, updates in ray.get(board.collect.remote()):
+            state = updates.pop("state", None)
             by_name[name].update(updates)
-            display.change(by_name[name], event, updates.get("state"))
+            display.change(by_name[name], event, state)
         for ref in ready:
             row = pending.pop(ref)
             outcome = _outcome(ray, ref, settings.max_retries)

@@ -15,34 +15,21 @@ import time
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from singan_tf import model_store
-from singan_tf.cli.main import cli
 from singan_tf.errors import SinganError
 from singan_tf.image_io import load_image
 from singan_tf.many_inputs import collect_images, image_seed, name_jobs
+from singan_tf.ray_session import import_ray, start_local_ray
 
 from conftest import DEMO_IMAGE
-from test_cli import assert_one_line_error
+from test_cli import assert_one_line_error, run
+from test_training import _weights as weights
 
 SEED = 11
 SETTINGS = ["--preset", "tiny", "--iters", "4", "--seed", SEED]
 KILL_TIMEOUT_SECONDS = 240
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def weights(model_dir):
-    manifest = model_store.read_manifest(model_dir)
-    out = []
-    for n, (channels, size) in enumerate(zip(manifest["channels"], manifest["scale_sizes"])):
-        for kind in (model_store.Generator, model_store.Discriminator):
-            out += model_store.load_network(model_dir, n, kind, channels, tuple(size)).get_weights()
-    return out
 
 
 def assert_same_model(ours, theirs):
@@ -54,13 +41,9 @@ def assert_same_model(ours, theirs):
 @pytest.fixture(scope="module")
 def local_ray():
     """One Ray instance for the in-process runs; the command uses a connection it finds."""
-    import ray
-
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="error",
-             object_store_memory=100 * 2**20)
-    yield ray
-    ray.shutdown()
+    start_local_ray(num_cpus=2)
+    yield
+    import_ray().shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +110,13 @@ def test_a_re_run_skips_finished_models_without_starting_them(first_run, images)
 def _session_processes(session: int) -> set[int]:
     """Every process of the session (the command and the Ray instance it started)."""
     pids = set()
-    for stat in os.listdir("/proc"):
+    for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError, NotADirectoryError):
-            continue
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
         if int(fields[3]) == session and fields[0] != "Z":
-            pids.add(int(stat))
+            pids.add(int(pid))
     return pids
 
 

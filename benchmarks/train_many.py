@@ -56,7 +56,7 @@ def markdown_table(report: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("images", nargs="*", type=Path)
     parser.add_argument("--count", type=int, default=4, help="How many official images when none are named.")
     parser.add_argument("--preset", default="quick")

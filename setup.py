@@ -21,5 +21,7 @@ setup(
         "singan_tf.serving": "serving",
     },
     install_requires=requirements,
+    # `train-many` schedules its images with Ray; nothing else needs it.
+    extras_require={"cluster": ["ray==2.60.0"]},
     entry_points={"console_scripts": ["singan-tf = singan_tf.cli.main:main"]},
 )

@@ -18,6 +18,7 @@ from singan_tf.errors import SinganError  # noqa: E402
 COMMANDS = [
     "plan",
     "train",
+    "train_many",
     "sample",
     "harmonize",
     "edit",

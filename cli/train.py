@@ -28,23 +28,14 @@ def command(image: Path, model_dir: Path | None, preset: str, seed: int | None, 
     singan-tf train photo.jpg --out models/photo --iters 1000 --max-size 200
     singan-tf train photo.jpg --out models/photo --resume     # after Ctrl-C
     """
-    from singan_tf.config import TrainConfig, preset as make_config
-    from singan_tf.fit import fit
-    from singan_tf.model_store import MANIFEST, read_manifest
-    from singan_tf.sample_files import write_samples
+    from singan_tf.train_image import train_image
 
     model_dir = model_dir or Path("models") / image.stem
-    overrides = config_overrides(settings)
-    if resume and (model_dir / MANIFEST).exists():
-        # A resumed run keeps its recorded settings; flags that contradict them are refused by fit().
-        config = TrainConfig.from_dict(read_manifest(model_dir)["config"]).with_overrides(**overrides)
-    else:
-        config = make_config(preset, **overrides)
     try:
-        manifest = fit(image, model_dir, config, seed=seed, resume=resume, progress=not quiet, tensorboard=tensorboard)
+        manifest, grid = train_image(image, model_dir, preset, config_overrides(settings), seed=seed, resume=resume,
+                                     progress=not quiet, tensorboard=tensorboard)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: finished scales are saved in {model_dir}; continue with "
                    f"`singan-tf train {image} --out {model_dir} --resume`", err=True)
         raise SystemExit(130)
-    grid = write_samples(model_dir, model_dir / "samples", num=8, seed=0)[-1]
     click.echo(f"trained {manifest['completed_scales']} scales in {model_dir} (seed {manifest['seed']}); samples: {grid}")

@@ -88,6 +88,18 @@ class _Progress:
         return values
 
 
+def _check_finite(losses: dict[str, float], scale: int, iteration: int, model_dir: Path) -> None:
+    """A NaN or infinite loss never recovers (the weights it updated are lost), so stop before a
+    scale that cannot sample is written; the finished scales stay as they are."""
+    broken = sorted(name for name, value in losses.items() if not np.isfinite(value))
+    if broken:
+        raise SinganError(
+            f"training diverged at scale {scale}, iteration {iteration} ({', '.join(broken)} not finite); "
+            f"{model_dir} keeps scales 0..{scale - 1}: train again in a new --out with other settings "
+            f"(without --mixed-precision, or another --seed)"
+        )
+
+
 def fit(
     image_path: Path,
     model_dir: Path,
@@ -137,6 +149,7 @@ def fit(
             losses = trainer.iteration(tf.constant(i))
             if i % LOG_EVERY == 0 or i == config.niter - 1:
                 final_losses = bar.update(i, losses)
+                _check_finite(final_losses, n, i, model_dir)
         seconds = time.perf_counter() - started
 
         z_star = trainer.z_star if n == 0 else coarser.z_star

@@ -165,6 +165,24 @@ def test_interrupted_run_resumes_to_the_same_model(tiny_model, demo_image, tmp_p
     assert model_store.read_manifest(model_dir)["noise_amps"] == model_store.read_manifest(tiny_model)["noise_amps"]
 
 
+def test_a_diverged_scale_stops_training_and_keeps_the_finished_ones(demo_image, tmp_path, monkeypatch):
+    """A NaN loss at scale 1 (as a diverging run gives) must not be written as a model that samples
+    NaN: training stops with a one-line reason and scale 0 stays, resumable."""
+    iteration = ScaleTrainer._iteration
+
+    def diverging(self, i):
+        losses = iteration(self, i)
+        return {k: v * float("nan") for k, v in losses.items()} if self.scale == 1 else losses
+
+    monkeypatch.setattr(ScaleTrainer, "_iteration", diverging)
+    model_dir = tmp_path / "diverged"
+    with pytest.raises(SinganError, match=r"diverged at scale 1, iteration 0 \(d_loss, .*not finite\)") as error:
+        fit(demo_image, model_dir, preset("tiny"), seed=TINY_SEED, progress=False)
+    assert "\n" not in str(error.value)
+    assert model_store.read_manifest(model_dir)["completed_scales"] == 1
+    assert sorted(p.name for p in model_dir.iterdir()) == ["manifest.json", "scale_00"]
+
+
 def test_resume_refuses_a_different_image_or_settings(tiny_model, tmp_path):
     model_dir = tmp_path / "copy"
     shutil.copytree(tiny_model, model_dir)

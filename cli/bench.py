@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from singan_tf.config import PRESETS
+from singan_tf.cli.options import config_options, config_overrides
 
 
 def _scales(_ctx, _param, value: str | None) -> list[int] | str | None:
@@ -21,35 +21,33 @@ def _scales(_ctx, _param, value: str | None) -> list[int] | str | None:
 
 @click.command("bench")
 @click.argument("image", type=click.Path(path_type=Path))
-@click.option("--preset", type=click.Choice(list(PRESETS)), default="paper", show_default=True,
-              help="Settings to time (the paper preset is what the official timings used).")
+@config_options
 @click.option("--scales", callback=_scales, default=None,
               help="Comma-separated scales of IMAGE's plan to time, or `all` (then the whole run's time is "
                    "estimated too) [default: the three finest].")
 @click.option("--iters", type=click.IntRange(1), default=3, show_default=True,
               help="Timed iterations per scale (after one warm-up call that includes compilation).")
-@click.option("--xla/--no-xla", default=None, help="Override the preset's XLA setting.")
-@click.option("--mixed-precision/--no-mixed-precision", default=None,
-              help="Override the preset's mixed-precision setting (bfloat16 convolutions).")
 @click.option("--sampling/--no-sampling", default=True, show_default=True, help="Also time the sampler.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the full report here.")
-def command(image: Path, preset: str, scales: list[int] | str | None, iters: int, xla: bool | None,
-            mixed_precision: bool | None, sampling: bool, json_path: Path | None) -> None:
+def command(image: Path, preset: str, scales: list[int] | str | None, iters: int, sampling: bool,
+            json_path: Path | None, **settings) -> None:
     """Time training iterations at some scales of IMAGE, and the sampler, on this machine.
 
     Nothing is trained for real: each scale's coarser pyramid has random weights (same cost).
-    Prints a Markdown table. The paper preset's scales 6,7,8 take about 4 minutes on 2 cores
+    Takes `train`'s preset and setting flags, so any training mode can be timed. Prints a Markdown
+    table. The paper preset's scales 6,7,8 take about 4 minutes on 2 cores
     (scale 8: ~30 s to build, then ~13 s per iteration).
 
     \b
     singan-tf bench assets/balloons.png --scales 6,7,8 --iters 3 --json bench.json
     singan-tf bench photo.jpg --preset quick --no-sampling
+    singan-tf bench assets/balloons.png --scales all --crop-size 96 --iters 3
     """
     from singan_tf.benchmark import markdown_table, run_benchmark
     from singan_tf.config import preset as make_config
     from singan_tf.model_store import write_json_atomic
 
-    config = make_config(preset, xla=xla, mixed_precision=mixed_precision)
+    config = make_config(preset, **config_overrides(settings))
     report = run_benchmark(image, config, scales, iters, sampling, log=lambda line: click.echo(line, err=True))
     if json_path is not None:
         write_json_atomic(json_path, report)

@@ -163,3 +163,23 @@ def test_tensorboard_logs_losses_and_previews(tmp_path, demo_image):
         for event in tf.compat.v1.train.summary_iterator(str(event_file)):
             tags |= {value.tag for value in event.summary.value}
     assert {"scale_00/rec", "scale_01/d_loss", "preview"} <= tags
+
+
+def test_bench_times_any_training_mode_from_train_flags(demo_image, monkeypatch):
+    """`bench` takes `train`'s setting flags, so a faster mode (crops, channels, mixed precision) is
+    timed with the settings it will train with."""
+    import singan_tf.benchmark
+
+    timed = {}
+
+    def record(image, config, scales, iters, sampling, log):
+        timed.update(config=config, scales=scales)
+        return {}
+
+    monkeypatch.setattr(singan_tf.benchmark, "run_benchmark", record)
+    monkeypatch.setattr(singan_tf.benchmark, "markdown_table", lambda report: "")
+    result = run("bench", demo_image, "--preset", "tiny", "--crop-size", 16, "--max-nfc", 8, "--mixed-precision",
+                 "--scales", "all")
+    assert result.exit_code == 0, result.output
+    assert timed["scales"] == "all"
+    assert timed["config"] == preset("tiny", crop_size=16, max_nfc=8, mixed_precision=True)

@@ -2,7 +2,7 @@
 
 It is converted from the SavedModel's sample_with_noise_scale (serving_default plus noise_scale), so
 the graph is the Sampler's: the noise (`noise.py`) and the MATLAB resize (`resize.py`) are plain
-arithmetic and matrix products, and the start scale is a select per scale, with no control flow. The
+arithmetic and matrix products, and the start scale is a tf.cond per scale (TFLite's builtin IF). The
 converter drops the Sampler's tf.debugging.Assert ops (TFLite has no assert), so the TFLite model does
 not refuse out-of-range requests by itself: `TfliteSampler` checks them against the SavedModel's
 `limits`, written beside the model as JSON. (A `limits` signature inside the .tflite would do, but a

@@ -77,7 +77,8 @@ def serving_default(loaded, height: int, width: int, seed: int = SEED, scale_fro
     )["image"].numpy()
 
 
-def with_noise_scale(loaded, height: int, width: int, scale_from: int, noise_scale: float, seed: int = SEED) -> np.ndarray:
+def with_noise_scale(loaded, height: int, width: int, scale_from: int, noise_scale: float,
+                     seed: int = SEED) -> np.ndarray:
     return loaded.signatures["sample_with_noise_scale"](
         height=tf.constant(height), width=tf.constant(width), seed=tf.constant(seed, tf.int64),
         scale_from=tf.constant(scale_from), noise_scale=tf.constant(noise_scale),

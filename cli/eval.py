@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from singan_tf.cli.options import noise_scale_option
+
 
 @click.command("eval")
 @click.argument("model_dir", type=click.Path(path_type=Path))
@@ -14,12 +16,13 @@ import click
               help="How many samples to score (seeds S..S+NUM-1).")
 @click.option("--scale-from", type=click.IntRange(0), default=0, show_default=True,
               help="0 = fully random samples; K > 0 keeps the reconstruction below scale K (as `sample`).")
+@noise_scale_option()
 @click.option("--seed", type=click.IntRange(0, 2**62), default=0, show_default=True, help="First sample's seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--inception-weights", type=click.Path(path_type=Path), default=None,
               help="Keras' ImageNet InceptionV3 no-top weights file (inception_v3_weights_tf_dim_ordering_tf_kernels_"
                    "notop.h5), to also compute SIFID. Nothing is downloaded.")
-def command(model_dir: Path, num: int, scale_from: int, seed: int, as_json: bool,
+def command(model_dir: Path, num: int, scale_from: int, noise_scale: float, seed: int, as_json: bool,
             inception_weights: Path | None) -> None:
     """Score NUM samples of the model in MODEL_DIR against its training image.
 
@@ -32,8 +35,10 @@ def command(model_dir: Path, num: int, scale_from: int, seed: int, as_json: bool
     \b
     singan-tf eval models/balloons
     singan-tf eval models/balloons --scale-from 1 --num 20 --json
+    singan-tf eval models/balloons --noise-scale 1.5
     """
     from singan_tf.evaluation import evaluate, format_report
 
-    report = evaluate(model_dir, num=num, scale_from=scale_from, seed=seed, inception_weights=inception_weights)
+    report = evaluate(model_dir, num=num, scale_from=scale_from, seed=seed, inception_weights=inception_weights,
+                      noise_scale=noise_scale)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import click
 
 from singan_tf.config import PRESETS, TrainConfig
+from singan_tf.limits import MAX_NOISE_SCALE
 
 _HELP = {
     "max_size": "Longer side of the finest scale, px (the image is shrunk to fit).",
@@ -60,3 +61,13 @@ def config_options(function: Callable) -> Callable:
 def config_overrides(values: dict[str, Any]) -> dict[str, Any]:
     """The TrainConfig fields a command received, leaving its other parameters behind."""
     return {f.name: values.pop(f.name) for f in dataclasses.fields(TrainConfig)}
+
+
+def noise_scale_option(note: str = "") -> Callable[[Callable], Callable]:
+    """--noise-scale, as `sample`, `eval` and `client` take it. A plain float: the sampler's own rule
+    refuses values outside the range, in the same words the SavedModel and the server use."""
+    return click.option(
+        "--noise-scale", type=float, default=1.0, show_default=True,
+        help=f"Multiplies the noise amplitude of the random scales, 0..{MAX_NOISE_SCALE:g}: below 1 samples stay "
+             f"closer to the training image, above 1 they vary more; 1 = the trained model. {note}".rstrip(),
+    )

@@ -25,7 +25,7 @@ from singan_tf.applications.harmonize import MaskedInjection
 from singan_tf.applications.masks import HARMONIZATION_RADIUS
 from singan_tf.errors import SinganError
 from singan_tf.model_store import MANIFEST
-from singan_tf.sampler import Sampler
+from singan_tf.sampler import MAX_NOISE_SCALE, Sampler
 
 DEFAULT_NAME = "singan"
 SERVING_TAG = "serve"
@@ -34,6 +34,7 @@ _HEIGHT = tf.TensorSpec([], tf.int32, name="height")
 _WIDTH = tf.TensorSpec([], tf.int32, name="width")
 _SEED = tf.TensorSpec([], tf.int64, name="seed")
 _SCALE_FROM = tf.TensorSpec([], tf.int32, name="scale_from")
+_NOISE_SCALE = tf.TensorSpec([], tf.float32, name="noise_scale")
 # Any rank holding one value: a Keras Input (shape [1]) or a tf.data element (shape []) both fit.
 _REQUEST = {
     "height": tf.TensorSpec(None, tf.int32, name="height"),
@@ -63,10 +64,18 @@ class PyramidModule(tf.Module):
         self._sampler = sampler
         self._harmonizer = harmonizer
 
+    @tf.function(input_signature=[_HEIGHT, _WIDTH, _SEED, _SCALE_FROM, _NOISE_SCALE])
+    def sample_with_noise_scale(self, height, width, seed, scale_from, noise_scale):
+        """serving_default plus the diversity knob: the random scales' noise amplitude times
+        noise_scale (0..MAX_NOISE_SCALE; 1 = serving_default). A signature of its own because
+        signature inputs cannot have defaults, and clients of serving_default send four inputs."""
+        return {"image": to_uint8(self._sampler.sample(height, width, seed, scale_from, noise_scale))}
+
     @tf.function(input_signature=[_HEIGHT, _WIDTH, _SEED, _SCALE_FROM])
     def sample_from(self, height, width, seed, scale_from):
-        """serving_default: a random image of height x width; scales below scale_from reconstruct."""
-        return {"image": to_uint8(self._sampler.sample(height, width, seed, scale_from))}
+        """serving_default: a random image of height x width; scales below scale_from keep the
+        training image's layout (its reconstruction, retargeted to the requested size)."""
+        return self.sample_with_noise_scale(height, width, seed, scale_from, tf.constant(1.0))
 
     @tf.function(input_signature=[_HEIGHT, _WIDTH, _SEED])
     def sample(self, height, width, seed):
@@ -99,7 +108,8 @@ class PyramidModule(tf.Module):
             "max_height": s.max_size[0], "max_width": s.max_size[1],
             "num_scales": s.pyramid.num_scales,
         }
-        return {key: tf.constant(value, tf.int32) for key, value in values.items()}
+        limits = {key: tf.constant(value, tf.int32) for key, value in values.items()}
+        return {**limits, "max_noise_scale": tf.constant(MAX_NOISE_SCALE, tf.float32)}
 
     @tf.function(input_signature=[
         tf.TensorSpec([1, None, None, 3], tf.uint8, name="image"),
@@ -125,6 +135,7 @@ class PyramidModule(tf.Module):
 def signatures(module: PyramidModule) -> dict:
     return {
         "serving_default": module.sample_from,
+        "sample_with_noise_scale": module.sample_with_noise_scale,
         "sample": module.sample,
         "sample_by_factor": module.sample_by_factor,
         "reconstruct": module.reconstruct,

@@ -41,13 +41,13 @@ def as_saved(images: np.ndarray) -> np.ndarray:
     return to_uint8(images).astype(np.float32) / 127.5 - 1.0
 
 
-def draw_samples(sampler: Sampler, num: int, seed: int, scale_from: int) -> np.ndarray:
+def draw_samples(sampler: Sampler, num: int, seed: int, scale_from: int, noise_scale: float = 1.0) -> np.ndarray:
     """Samples at the training size for seeds seed..seed+num-1, [num, H, W, 3] as saved."""
     h, w = sampler.finest
-    problem = sampler.request_problem(h, w, scale_from)
+    problem = sampler.request_problem(h, w, scale_from, noise_scale)
     if problem:
         raise SinganError(problem)
-    return np.stack([as_saved(sampler(h, w, s, scale_from)[0]) for s in range(seed, seed + num)])
+    return np.stack([as_saved(sampler(h, w, s, scale_from, noise_scale)[0]) for s in range(seed, seed + num)])
 
 
 def sifid_features(weights: Path):
@@ -70,7 +70,8 @@ def sifid_features(weights: Path):
 
 
 def evaluate(
-    model_dir: Path, num: int = 50, scale_from: int = 0, seed: int = 0, inception_weights: Path | None = None
+    model_dir: Path, num: int = 50, scale_from: int = 0, seed: int = 0, inception_weights: Path | None = None,
+    noise_scale: float = 1.0,
 ) -> dict[str, Any]:
     """Every metric for the model in `model_dir`; the dict `eval --json` prints."""
     if num < 2:
@@ -80,7 +81,7 @@ def evaluate(
     pyramid = load_pyramid(model_dir, manifest)
     extract = sifid_features(inception_weights) if inception_weights is not None else None
     real = load_tensors(model_dir, pyramid.num_scales - 1)["real"][0]
-    samples = draw_samples(Sampler(pyramid), num, seed, scale_from)
+    samples = draw_samples(Sampler(pyramid), num, seed, scale_from, noise_scale)
 
     report: dict[str, Any] = {
         "model_dir": str(model_dir),
@@ -89,6 +90,7 @@ def evaluate(
         "num_samples": num,
         "seed": seed,
         "scale_from": scale_from,
+        "noise_scale": noise_scale,
         "diversity": metrics.diversity(samples, real),
         "patch_swd": metrics.patch_swd(real, samples, PATCH_SIZE, SWD_LEVELS, SWD_PROJECTIONS, METRIC_SEED),
         **metrics.coherence_completeness(real, samples, PATCH_SIZE, NN_MAX_QUERIES, METRIC_SEED),
@@ -117,7 +119,7 @@ def format_report(report: dict[str, Any]) -> str:
     (h, w), first = report["image_size"], report["seed"]
     lines = [
         f"{report['model_dir']}: {report['num_samples']} samples at {h}x{w}, scale-from {report['scale_from']}, "
-        f"seeds {first}..{first + report['num_samples'] - 1}",
+        f"noise scale {report['noise_scale']:g}, seeds {first}..{first + report['num_samples'] - 1}",
         f"  diversity            {report['diversity']:.4f}   "
         "(pixel std over samples / image std; paper ~0.5 from scale 0, ~0.35 from scale 1)",
         f"  patch SWD            {swd['mean']:.4f}   (lower = closer patch statistics; per level {levels})",

@@ -8,7 +8,7 @@ Noise is always passed in, so each caller picks its own noise source.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -105,12 +105,17 @@ class Pyramid:
         start_image: tf.Tensor | None = None,
         start_scale: int = 0,
         stop_scale: int | None = None,
+        noise_scale: float | tf.Tensor | None = None,
+        restart: Callable[[int, tf.Tensor], tf.Tensor] | None = None,
     ) -> tf.Tensor:
         """Generate from `start_scale` up to (not including) `stop_scale`.
 
         `noises[n]` and `sizes[n]` are used for n >= start_scale (entries below may be None);
         `start_image` is the already-upsampled input at `start_scale` (zeros when omitted, as in
-        random sampling from the coarsest scale).
+        random sampling from the coarsest scale). `noise_scale` multiplies every noise amplitude
+        (the sampler's diversity knob; None = as trained). `restart(n, upsampled)` turns the
+        upsampled output below each scale above `start_scale` into that scale's input: the sampler
+        restarts the chain there at a scale given as a tensor, so one graph serves every start scale.
         """
         stop_scale = self.num_scales if stop_scale is None else stop_scale
         image = start_image
@@ -122,7 +127,14 @@ class Pyramid:
                 prev = image
             else:
                 prev = upsample(image, h, w, self.scale_factor)
-            padded_input = generator_input(noises[n], prev, self.noise_amps[n], self.noise_padding)
+                if restart is not None:
+                    prev = restart(n, prev)
+            # Scaled in float32 before it meets the noise, as in every graph: one product per element
+            # (nothing for grappler to regroup), and a scale of 1 leaves the trained amplitude's bits.
+            amplitude = self.noise_amps[n]
+            if noise_scale is not None:
+                amplitude = amplitude * tf.cast(noise_scale, tf.float32)
+            padded_input = generator_input(noises[n], prev, amplitude, self.noise_padding)
             image = self.generators[n]([padded_input, prev], padded=True, training=False)
         return image
 

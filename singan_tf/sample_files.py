@@ -35,17 +35,18 @@ def write_samples(
     width: int | None = None,
     scale_h: float | None = None,
     scale_v: float | None = None,
+    noise_scale: float = 1.0,
 ) -> list[Path]:
     """Sample seeds seed..seed+num-1; returns the PNG paths, the grid last."""
     manifest = read_manifest(model_dir)
     sampler = Sampler(load_pyramid(model_dir, manifest))
     size = resolve_size(sampler, height, width, scale_h, scale_v)
-    problem = sampler.request_problem(*size, scale_from)
+    problem = sampler.request_problem(*size, scale_from, noise_scale)
     if problem:
         raise SinganError(problem)
     images, paths = [], []
     for s in range(seed, seed + num):
-        image = np.asarray(sampler(*size, s, scale_from)[0])
+        image = np.asarray(sampler(*size, s, scale_from, noise_scale)[0])
         path = Path(out_dir) / f"seed_{s:06d}.png"
         save_image(image, path)
         images.append(image)

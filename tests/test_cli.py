@@ -82,7 +82,8 @@ def test_sample_writes_pngs_named_by_seed_and_a_grid(tiny_model, tmp_path):
 @pytest.mark.parametrize(
     "flags,size",
     [(["--height", 30, "--width", 70], (30, 70)), (["--scale-h", 2], (24, 64)), (["--scale-v", 1.5], (36, 32)),
-     (["--scale-from", 1], (24, 32))],
+     (["--scale-from", 1], (24, 32)), (["--scale-from", 1, "--scale-h", 2], (24, 64)),
+     (["--scale-from", 1, "--height", 50, "--width", 20, "--noise-scale", 2], (50, 20))],
 )
 def test_sample_sizes_and_scale_from(tiny_model, tmp_path, flags, size):
     result = run("sample", tiny_model, "--num", 1, "--out", tmp_path, *flags)
@@ -95,15 +96,24 @@ def test_default_output_folders_are_derived_from_names(tiny_model, tmp_path):
     shutil.copytree(tiny_model, model)
     assert run("sample", model, "--num", 1, "--scale-from", 1).exit_code == 0
     assert (model / "samples" / "scale_from=1_v1_h1" / "grid.png").is_file()
+    assert run("sample", model, "--num", 1, "--scale-h", 2, "--noise-scale", 1.5).exit_code == 0
+    assert (model / "samples" / "scale_from=0_v1_h2_noise_scale=1.5" / "grid.png").is_file()
 
 
 @pytest.mark.parametrize(
     "flags,message",
     [(["--height", 0], "Invalid value"), (["--width", 1000], "outside"), (["--scale-from", 9], "scale_from"),
-     (["--scale-from", 1, "--height", 30], "training size"), (["--height", 30, "--scale-h", 2], "not both")],
+     (["--height", 30, "--scale-h", 2], "not both"), (["--noise-scale", 5], "noise_scale 5 is outside 0..4"),
+     (["--scale-from", 1, "--noise-scale", -0.5], "noise_scale -0.5 is outside 0..4"),
+     (["--noise-scale", "nan"], "noise_scale nan is outside")],
 )
 def test_bad_sample_requests_are_one_line_errors(tiny_model, flags, message):
     assert_one_line_error(run("sample", tiny_model, *flags), message)
+
+
+def test_noise_scale_limit_is_in_the_help():
+    for command in ("sample", "eval", "client"):
+        assert "0..4" in run(command, "--help").output
 
 
 def _truncated(path):

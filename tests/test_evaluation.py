@@ -26,7 +26,7 @@ def test_report_without_inception_weights(report, tiny_model):
     from singan_tf.metrics import rmse
     from singan_tf.model_store import load_pyramid, load_tensors
 
-    assert report["num_samples"] == 6 and report["image_size"] == [24, 32]
+    assert report["num_samples"] == 6 and report["image_size"] == [24, 32] and report["noise_scale"] == 1.0
     assert 0.05 < report["diversity"] < 3.0
     assert report["patch_swd"]["mean"] > 0 and report["coherence"] > 0 and report["completeness"] > 0
     assert report["sifid"] is None
@@ -48,6 +48,13 @@ def test_keeping_the_coarsest_scale_reduces_diversity(report, tiny_model):
     """--scale-from 1 fixes the layout (scale 0 uses z*), so samples vary less (the paper's 0.5 vs 0.35)."""
     fixed = json.loads(_eval(tiny_model, "--num", "6", "--scale-from", "1", "--json").output)
     assert fixed["diversity"] < report["diversity"]
+
+
+def test_noise_scale_is_reported_and_zero_gives_identical_samples(tiny_model):
+    quiet = json.loads(_eval(tiny_model, "--num", "2", "--noise-scale", "0", "--json").output)
+    assert quiet["noise_scale"] == 0 and quiet["diversity"] == 0
+    result = _eval(tiny_model, "--num", "2", "--noise-scale", "9")
+    assert result.exit_code == 2 and "noise_scale 9 is outside 0..4" in result.output
 
 
 def test_text_report_names_every_metric(tiny_model):

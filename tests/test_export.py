@@ -27,6 +27,9 @@ from singan_tf.sampler import Sampler
 # The training size (24x32), a wide and a tall aspect ratio.
 SIZES = [(24, 32), (30, 60), (50, 20)]
 SEED = 5
+# (height, width, scale_from, noise_scale): retargeted to another size with more noise, the training size
+# from scale 1 as trained, scale 0 with less noise.
+NOISE_CASES = [(30, 44, 1, 1.5), (24, 32, 1, 1.0), (50, 20, 0, 0.5)]
 BIN = Path(sys.executable).parent
 # TFLite tolerance, in 8-bit levels: TFLite's kernels round differently by ~1e-6, and the pyramid's
 # 8-bit floor between scales turns a few of those into whole levels (see docs/deploy.md).
@@ -61,15 +64,24 @@ def loaded(version_dir: Path):
     return tf.saved_model.load(str(version_dir))
 
 
-def expected(sampler: Sampler, height: int, width: int, seed: int = SEED, scale_from: int = 0) -> np.ndarray:
+def expected(sampler: Sampler, height: int, width: int, seed: int = SEED, scale_from: int = 0,
+             noise_scale: float = 1.0) -> np.ndarray:
     """The Python sampler's pixels, converted as `singan-tf sample` converts them."""
-    return to_uint8(np.asarray(sampler(height, width, seed, scale_from)))
+    return to_uint8(np.asarray(sampler(height, width, seed, scale_from, noise_scale)))
 
 
 def serving_default(loaded, height: int, width: int, seed: int = SEED, scale_from: int = 0) -> np.ndarray:
     return loaded.signatures["serving_default"](
         height=tf.constant(height), width=tf.constant(width), seed=tf.constant(seed, tf.int64),
         scale_from=tf.constant(scale_from),
+    )["image"].numpy()
+
+
+def with_noise_scale(loaded, height: int, width: int, scale_from: int, noise_scale: float,
+                     seed: int = SEED) -> np.ndarray:
+    return loaded.signatures["sample_with_noise_scale"](
+        height=tf.constant(height), width=tf.constant(width), seed=tf.constant(seed, tf.int64),
+        scale_from=tf.constant(scale_from), noise_scale=tf.constant(noise_scale),
     )["image"].numpy()
 
 
@@ -84,60 +96,72 @@ def test_layout_is_what_tf_serving_watches(export_base: Path, version_dir: Path)
 
 def test_tf1_session_loader_matches_sampler_and_asserts(version_dir: Path, sampler: Sampler):
     """The loader TF Serving uses: Keras 3 variables tracked the usual way fail exactly here."""
-    cases = [(h, w, 0) for h, w in SIZES] + [(24, 32, 1)]
-    wanted = [expected(sampler, height, width, SEED, scale_from) for height, width, scale_from in cases]
+    cases = [(h, w, 0, 1.0) for h, w in SIZES] + NOISE_CASES
+    wanted = [expected(sampler, height, width, SEED, scale_from, x) for height, width, scale_from, x in cases]
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
         meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir))
-        signature = meta_graph.signature_def["serving_default"]
 
-        def run_signature(height, width, scale_from):
-            feeds = {signature.inputs[k].name: v for k, v in
-                     dict(height=height, width=width, seed=SEED, scale_from=scale_from).items()}
+        def run_signature(height, width, scale_from, noise_scale, key="sample_with_noise_scale"):
+            signature = meta_graph.signature_def[key]
+            inputs = dict(height=height, width=width, seed=SEED, scale_from=scale_from, noise_scale=noise_scale)
+            feeds = {tensor.name: inputs[name] for name, tensor in signature.inputs.items()}
             return session.run(signature.outputs["image"].name, feeds)
 
         for case, image in zip(cases, wanted):
             np.testing.assert_array_equal(run_signature(*case), image)
-        for bad in [(0, 32, 0), (97, 32, 0), (24, 129, 0), (24, 32, 2), (30, 60, 1)]:
+            if case[3] == 1.0:
+                np.testing.assert_array_equal(run_signature(*case, key="serving_default"), image)
+        for bad in [(0, 32, 0, 1.0), (97, 32, 0, 1.0), (24, 129, 0, 1.0), (24, 32, 2, 1.0), (30, 44, 1, -0.5),
+                    (24, 32, 0, 4.5)]:
             with pytest.raises(tf.errors.InvalidArgumentError, match="assertion failed"):
                 run_signature(*bad)
 
 
-def test_saved_model_cli_run(version_dir: Path, sampler: Sampler, tmp_path: Path):
-    """The documented command line (the TF1 loader again, from outside Python), at a wide size."""
-    height, width = SIZES[1]
+@pytest.mark.parametrize("height,width,scale_from,noise_scale", NOISE_CASES)
+def test_saved_model_cli_run(version_dir: Path, sampler: Sampler, tmp_path: Path, height, width, scale_from,
+                             noise_scale):
+    """The documented command line (the TF1 loader again, from outside Python); noise scale 1 through
+    serving_default, the others through sample_with_noise_scale."""
+    inputs = f"height={height};width={width};seed={SEED};scale_from={scale_from}"
+    key = "serving_default" if noise_scale == 1 else "sample_with_noise_scale"
+    if key != "serving_default":
+        inputs += f";noise_scale={noise_scale}"
     process = subprocess.run(
         [BIN / "saved_model_cli", "run", "--dir", version_dir, "--tag_set", "serve",
-         "--signature_def", "serving_default", "--outdir", tmp_path,
-         "--input_exprs", f"height={height};width={width};seed={SEED};scale_from=0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
+         "--signature_def", key, "--outdir", tmp_path, "--input_exprs", inputs],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300,
     )
     assert process.returncode == 0, process.stderr[-2000:]
-    np.testing.assert_array_equal(np.load(tmp_path / "image.npy"), expected(sampler, height, width))
+    np.testing.assert_array_equal(np.load(tmp_path / "image.npy"),
+                                  expected(sampler, height, width, SEED, scale_from, noise_scale))
 
 
 def test_fresh_process_load(version_dir: Path, sampler: Sampler, tmp_path: Path):
     script = (
         "import json, sys, numpy as np, tensorflow as tf\n"
-        "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
+        "f = tf.saved_model.load(sys.argv[1]).signatures['sample_with_noise_scale']\n"
         "seed = tf.constant(int(sys.argv[3]), tf.int64)\n"
-        "out = {f'{h}x{w}': f(height=tf.constant(h), width=tf.constant(w), seed=seed, scale_from=tf.constant(0))"
-        "['image'].numpy() for h, w in json.loads(sys.argv[4])}\n"
-        "np.savez(sys.argv[2], **out)\n"
+        "out = [f(height=tf.constant(h), width=tf.constant(w), seed=seed, scale_from=tf.constant(k),"
+        " noise_scale=tf.constant(float(x)))['image'].numpy() for h, w, k, x in json.loads(sys.argv[4])]\n"
+        "np.savez(sys.argv[2], *out)\n"
     )
+    cases = [(h, w, 0, 1.0) for h, w in SIZES] + NOISE_CASES
     out = tmp_path / "fresh.npz"
-    process = subprocess.run([sys.executable, "-c", script, version_dir, out, str(SEED), json.dumps(SIZES)],
-                             capture_output=True, text=True, timeout=120)
+    process = subprocess.run([sys.executable, "-c", script, version_dir, out, str(SEED), json.dumps(cases)],
+                             capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stderr[-2000:]
     with np.load(out) as images:
-        for height, width in SIZES:
-            np.testing.assert_array_equal(images[f"{height}x{width}"], expected(sampler, height, width))
+        for case, name in zip(cases, images.files):
+            np.testing.assert_array_equal(images[name], expected(sampler, case[0], case[1], SEED, *case[2:]))
 
 
 def test_out_of_range_requests_are_invalid_argument(loaded):
-    for height, width, scale_from in [(-1, 32, 0), (24, 0, 0), (97, 32, 0), (24, 129, 0), (24, 32, -1),
-                                      (24, 32, 2), (30, 60, 1)]:
+    for height, width, scale_from in [(-1, 32, 0), (24, 0, 0), (97, 32, 0), (24, 129, 0), (24, 32, -1), (24, 32, 2)]:
         with pytest.raises(tf.errors.InvalidArgumentError, match="assertion failed"):
             serving_default(loaded, height, width, SEED, scale_from)
+    for noise_scale, shown in [(-0.5, "-0.5"), (4.5, "4.5"), (float("nan"), "nan")]:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"noise_scale must be in 0..4; got.*{shown}"):
+            with_noise_scale(loaded, 30, 44, 1, noise_scale)
 
 
 def test_other_signatures(loaded, sampler: Sampler):
@@ -151,11 +175,11 @@ def test_other_signatures(loaded, sampler: Sampler):
     np.testing.assert_array_equal(by_factor, expected(sampler, 36, 16))
     np.testing.assert_array_equal(signatures["reconstruct"]()["image"].numpy(),
                                   to_uint8(np.asarray(sampler.pyramid.reconstruct())))
-    limits = {k: int(v) for k, v in signatures["limits"]().items()}
+    limits = {k: v.numpy().item() for k, v in signatures["limits"]().items()}
     assert limits == {
         "training_height": 24, "training_width": 32, "num_scales": 2,
         "min_height": sampler.min_size[0], "min_width": sampler.min_size[1],
-        "max_height": sampler.max_size[0], "max_width": sampler.max_size[1],
+        "max_height": sampler.max_size[0], "max_width": sampler.max_size[1], "max_noise_scale": 4.0,
     }
 
 
@@ -182,13 +206,16 @@ def test_tf_data_pipeline(loaded, sampler: Sampler):
         np.testing.assert_array_equal(image.numpy(), expected(sampler, 30, 60, seed)[0])
 
 
-def test_cli_sample_png_equals_serving_default(tiny_model: Path, loaded, tmp_path: Path):
-    height, width = SIZES[2]
+@pytest.mark.parametrize("height,width,scale_from,noise_scale", NOISE_CASES)
+def test_cli_sample_png_equals_the_saved_model(tiny_model: Path, loaded, tmp_path: Path, height, width, scale_from,
+                                              noise_scale):
     result = run("sample", tiny_model, "--num", 1, "--seed", SEED, "--height", height, "--width", width,
-                 "--out", tmp_path)
+                 "--scale-from", scale_from, "--noise-scale", noise_scale, "--out", tmp_path)
     assert result.exit_code == 0, result.output
     png = np.asarray(Image.open(tmp_path / f"seed_{SEED:06d}.png").convert("RGB"))
-    np.testing.assert_array_equal(png, serving_default(loaded, height, width)[0])
+    np.testing.assert_array_equal(png, with_noise_scale(loaded, height, width, scale_from, noise_scale)[0])
+    if noise_scale == 1:
+        np.testing.assert_array_equal(png, serving_default(loaded, height, width, SEED, scale_from)[0])
 
 
 def test_export_cli_versions_and_errors(tiny_model: Path, export_base: Path, tmp_path: Path):
@@ -205,21 +232,46 @@ def test_export_cli_versions_and_errors(tiny_model: Path, export_base: Path, tmp
     assert [p.name for p in (base / "balloons").iterdir()] == ["3"]  # no partial folder left behind
 
 
+def assert_within_tflite_tolerance(lite: np.ndarray, served: np.ndarray) -> None:
+    assert lite.shape == served.shape and lite.dtype == np.uint8
+    diff = np.abs(lite.astype(int) - served)
+    assert (diff > 1).mean() <= TFLITE_MAX_SHARE_OFF_BY_MORE_THAN_ONE, diff.max()
+    assert diff.mean() <= TFLITE_MAX_MEAN_ABS
+
+
 def test_tflite_matches_within_tolerance(export_base: Path, loaded):
     pytest.importorskip("ai_edge_litert")
     from singan_tf.export.tflite import TfliteSampler
 
     tflite = TfliteSampler(export_base / "singan" / "1.tflite")
-    for height, width, scale_from in [(h, w, 0) for h, w in SIZES] + [(24, 32, 1)]:
+    assert not tflite.legacy and tflite.limits["max_noise_scale"] == 4.0
+    for height, width, scale_from, noise_scale in [(h, w, 0, 1.0) for h, w in SIZES] + NOISE_CASES:
         for seed in (SEED, 2**40 + 3):
-            lite = tflite(height, width, seed, scale_from)
-            assert lite.shape == (1, height, width, 3) and lite.dtype == np.uint8
-            diff = np.abs(lite.astype(int) - serving_default(loaded, height, width, seed, scale_from))
-            assert (diff > 1).mean() <= TFLITE_MAX_SHARE_OFF_BY_MORE_THAN_ONE, diff.max()
-            assert diff.mean() <= TFLITE_MAX_MEAN_ABS
-    for bad in [(0, 32, 0), (97, 32, 0), (24, 32, 2), (30, 60, 1)]:
+            assert_within_tflite_tolerance(tflite(height, width, seed, scale_from, noise_scale),
+                                           with_noise_scale(loaded, height, width, scale_from, noise_scale, seed))
+    for bad in [(0, 32, 0, 1.0), (97, 32, 0, 1.0), (24, 32, 2, 1.0), (30, 44, 1, -1.0), (30, 44, 1, 4.5)]:
         with pytest.raises(SinganError):
-            tflite(*bad[:2], SEED, bad[2])
+            tflite(*bad[:2], SEED, *bad[2:])
+
+
+def test_tflite_files_from_before_noise_scale_still_run(version_dir: Path, loaded, tmp_path: Path):
+    """A .tflite as `export --tflite` wrote it before: serving_default only, limits without max_noise_scale."""
+    pytest.importorskip("ai_edge_litert")
+    from singan_tf.export.tflite import TfliteSampler, convert, limits_path
+
+    old = tmp_path / "1.tflite"
+    old.write_bytes(convert(version_dir, signature="serving_default"))
+    limits = {k: v.numpy().item() for k, v in loaded.signatures["limits"]().items() if k != "max_noise_scale"}
+    limits_path(old).write_text(json.dumps(limits))
+    tflite = TfliteSampler(old)
+    assert tflite.legacy
+    for height, width, scale_from in [(30, 60, 0), (24, 32, 1)]:
+        assert_within_tflite_tolerance(tflite(height, width, SEED, scale_from),
+                                       serving_default(loaded, height, width, SEED, scale_from))
+    with pytest.raises(SinganError, match="predates noise_scale.*re-export"):
+        tflite(24, 32, SEED, 0, 1.5)
+    with pytest.raises(SinganError, match="needs the training size 24x32.*re-export"):
+        tflite(30, 44, SEED, 1)
 
 
 def test_harmonize_signature_matches_the_python_application(loaded, tiny_model: Path):

@@ -58,15 +58,19 @@ def target(export_base: Path):
     server.stop(grace=1)
 
 
-def expected(sampler: Sampler, height: int, width: int, seed: int, scale_from: int = 0) -> np.ndarray:
-    return to_uint8(np.asarray(sampler(height, width, seed, scale_from)))[0]
+def expected(sampler: Sampler, height: int, width: int, seed: int, scale_from: int = 0,
+             noise_scale: float = 1.0) -> np.ndarray:
+    return to_uint8(np.asarray(sampler(height, width, seed, scale_from, noise_scale)))[0]
 
 
 def test_predict_matches_the_python_sampler(target: str, sampler: Sampler):
+    """Noise scale 1 through serving_default, other values through sample_with_noise_scale."""
     stub = connect(target)
-    for height, width, seed, scale_from in [(24, 32, 3, 0), (30, 60, 4, 0), (50, 20, 5, 0), (24, 32, 6, 1)]:
-        np.testing.assert_array_equal(predict_image(stub, height, width, seed, scale_from, timeout=RPC_TIMEOUT),
-                                      expected(sampler, height, width, seed, scale_from))
+    cases = [(24, 32, 3, 0, 1.0), (30, 60, 4, 0, 1.0), (50, 20, 5, 0, 0.5), (24, 32, 6, 1, 1.0), (30, 44, 7, 1, 1.5)]
+    for height, width, seed, scale_from, noise_scale in cases:
+        np.testing.assert_array_equal(
+            predict_image(stub, height, width, seed, scale_from, timeout=RPC_TIMEOUT, noise_scale=noise_scale),
+            expected(sampler, height, width, seed, scale_from, noise_scale))
 
 
 def test_concurrent_clients_all_answered_correctly(target: str, sampler: Sampler):
@@ -105,7 +109,7 @@ def _code(stub, request) -> grpc.StatusCode:
 def test_bad_requests_get_status_codes_and_server_stays_up(target: str, sampler: Sampler):
     stub = connect(target)
     invalid = [sample_request(0, 32, 1), sample_request(24, 129, 1), sample_request(-5, 32, 1),
-               sample_request(24, 32, 1, scale_from=2), sample_request(30, 60, 1, scale_from=1)]
+               sample_request(24, 32, 1, scale_from=2)]
     missing = sample_request(24, 32, 1)
     del missing.inputs["seed"]
     extra = sample_request(24, 32, 1)
@@ -130,6 +134,18 @@ def test_bad_requests_get_status_codes_and_server_stays_up(target: str, sampler:
     np.testing.assert_array_equal(predict_image(stub, 24, 32, 1, timeout=RPC_TIMEOUT), expected(sampler, 24, 32, 1))
 
 
+@pytest.mark.parametrize("request_args,reason", [
+    ((24, 32, 1, 0, "singan", 4.5), "noise_scale must be in 0..4; got] [4.5]"),
+    ((30, 44, 1, 1, "singan", -1.0), "noise_scale must be in 0..4; got] [-1]"),
+    ((24, 200, 1, 1, "singan", 1.5), "height must be in"),
+])
+def test_refusals_carry_the_reason_on_one_line(target: str, request_args, reason):
+    with pytest.raises(grpc.RpcError) as caught:
+        connect(target).Predict(sample_request(*request_args), timeout=RPC_TIMEOUT)
+    details = caught.value.details()
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and reason in details and "\n" not in details
+
+
 def test_model_metadata_and_status(target: str):
     stub = connect(target)
     request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
@@ -140,6 +156,8 @@ def test_model_metadata_and_status(target: str):
     default = signatures.signature_def["serving_default"]
     assert set(default.inputs) == {"height", "width", "seed", "scale_from"}
     assert default.outputs["image"].dtype == tf.uint8.as_datatype_enum
+    noise_input = signatures.signature_def["sample_with_noise_scale"].inputs["noise_scale"]
+    assert noise_input.dtype == tf.float32.as_datatype_enum
     assert {"sample", "sample_by_factor", "reconstruct", "limits"} <= set(signatures.signature_def)
     assert response.model_spec.version.value == 1
 
@@ -183,6 +201,11 @@ def test_serve_and_client_commands_with_sigterm(export_base: Path, sampler: Samp
                                           "--width", "60", "--seed", "9", "--out", str(out)])
         assert result.exit_code == 0, result.output
         np.testing.assert_array_equal(np.asarray(Image.open(out)), expected(sampler, 30, 60, 9))
+        result = CliRunner().invoke(cli, ["client", "--target", f"127.0.0.1:{port}", "--height", "30", "--width",
+                                          "44", "--seed", "9", "--scale-from", "1", "--noise-scale", "1.5",
+                                          "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        np.testing.assert_array_equal(np.asarray(Image.open(out)), expected(sampler, 30, 44, 9, 1, 1.5))
         result = CliRunner().invoke(cli, ["client", "--target", f"127.0.0.1:{port}", "--height", "1000",
                                           "--width", "60", "--out", str(out)])
         assert result.exit_code == 2 and "INVALID_ARGUMENT" in result.output
@@ -193,3 +216,39 @@ def test_serve_and_client_commands_with_sigterm(export_base: Path, sampler: Samp
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _export_from_before_noise_scale(model_dir: Path, base: Path) -> None:
+    """An export as `singan-tf export` wrote it before noise_scale: no sample_with_noise_scale signature,
+    and int32 limits only."""
+    from singan_tf.applications.common import load_model
+    from singan_tf.applications.harmonize import MaskedInjection
+    from singan_tf.applications.masks import HARMONIZATION_RADIUS
+    from singan_tf.export.saved_model import PyramidModule, signatures
+
+    model = load_model(model_dir)
+    module = PyramidModule(model.sampler, MaskedInjection(model.pyramid, model.real, HARMONIZATION_RADIUS))
+    old = {key: function for key, function in signatures(module).items() if key != "sample_with_noise_scale"}
+    old["limits"] = tf.function(lambda: {k: v for k, v in module.limits().items() if k != "max_noise_scale"},
+                                input_signature=[])
+    tf.saved_model.save(module, str(base / "singan" / "1"), signatures=old)
+
+
+def test_exports_from_before_noise_scale_still_serve(tiny_model: Path, sampler: Sampler, tmp_path: Path):
+    _export_from_before_noise_scale(tiny_model, tmp_path)
+    server = ModelServer(tmp_path, port=0, workers=2)
+    target = f"127.0.0.1:{server.start()}"
+    try:
+        stub = connect(target)
+        for height, width, scale_from in [(30, 60, 0), (24, 32, 1)]:
+            np.testing.assert_array_equal(predict_image(stub, height, width, 2, scale_from, timeout=RPC_TIMEOUT),
+                                          expected(sampler, height, width, 2, scale_from))
+        with pytest.raises(SinganError, match="no sample_with_noise_scale signature.*re-export"):
+            predict_image(stub, 24, 32, 2, noise_scale=1.5, timeout=RPC_TIMEOUT)
+        out = tmp_path / "x.png"
+        result = CliRunner().invoke(cli, ["client", "--target", target, "--height", "24", "--width", "32",
+                                          "--noise-scale", "1.5", "--out", str(out)])
+        assert result.exit_code == 2 and "re-export" in result.output.splitlines()[-1], result.output
+        assert not out.exists()
+    finally:
+        server.stop(grace=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def _scales(_ctx, _param, value: str | None) -> list[int] | str | None:
 
 @click.command("bench")
 @click.argument("image", type=click.Path(path_type=Path))
-@config_options
+@functools.partial(config_options, iters_alias=False)
 @click.option("--scales", callback=_scales, default=None,
               help="Comma-separated scales of IMAGE's plan to time, or `all` (then the whole run's time is "
                    "estimated too) [default: the three finest].")
@@ -34,8 +35,9 @@ def command(image: Path, preset: str, scales: list[int] | str | None, iters: int
     """Time training iterations at some scales of IMAGE, and the sampler, on this machine.
 
     Nothing is trained for real: each scale's coarser pyramid has random weights (same cost).
-    Takes `train`'s preset and setting flags, so any training mode can be timed. Prints a Markdown
-    table. The paper preset's scales 6,7,8 take about 4 minutes on 2 cores
+    Takes `train`'s preset and setting flags, so any training mode can be timed (`--niter` sets the
+    training iterations the whole-run estimate uses; `--iters` is how many are timed). Prints a
+    Markdown table. The paper preset's scales 6,7,8 take about 4 minutes on 2 cores
     (scale 8: ~30 s to build, then ~13 s per iteration).
 
     \b

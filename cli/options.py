@@ -41,8 +41,9 @@ _HELP = {
 }
 
 
-def config_options(function: Callable) -> Callable:
-    """A --flag for every TrainConfig field, defaulting to None so the preset's value stands."""
+def config_options(function: Callable, iters_alias: bool = True) -> Callable:
+    """A --flag for every TrainConfig field, defaulting to None so the preset's value stands.
+    `iters_alias=False` leaves `--iters` to a command whose own iterations are not training's (`bench`)."""
     for field in reversed(dataclasses.fields(TrainConfig)):
         flag = field.name.replace("_", "-")
         help_text = _HELP[field.name]
@@ -50,7 +51,7 @@ def config_options(function: Callable) -> Callable:
             function = click.option(f"--{flag}/--no-{flag}", field.name, default=None, help=help_text)(function)
             continue
         kind = {"int": int, "float": float}[field.type]
-        names = [f"--{flag}"] + (["--iters"] if field.name == "niter" else [])
+        names = [f"--{flag}"] + (["--iters"] if field.name == "niter" and iters_alias else [])
         function = click.option(*names, field.name, type=kind, default=None, help=help_text)(function)
     return click.option(
         "--preset", type=click.Choice(list(PRESETS)), default="paper", show_default=True,

@@ -25,6 +25,7 @@ def assert_one_line_error(result, pattern):
     assert lines[-1].startswith("Error:") and pattern in lines[-1], result.output
 
 
+@pytest.mark.filterwarnings("error")  # click warns, and then ignores one, when two options share a flag
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_has_help_with_examples(name):
     result = run(name.replace("_", "-"), "--help")
@@ -151,12 +152,12 @@ def test_not_a_model_folder(tmp_path):
 
 
 def test_ctrl_c_during_training_says_how_to_resume(tmp_path, demo_image, monkeypatch):
-    import singan_tf.fit
+    import singan_tf.train_image
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(singan_tf.fit, "fit", interrupted)
+    monkeypatch.setattr(singan_tf.train_image, "fit", interrupted)
     result = run("train", demo_image, "--out", tmp_path / "m", "--preset", "tiny")
     assert result.exit_code == 130 and "--resume" in result.output
 
@@ -183,13 +184,13 @@ def test_bench_times_any_training_mode_from_train_flags(demo_image, monkeypatch)
     timed = {}
 
     def record(image, config, scales, iters, sampling, log):
-        timed.update(config=config, scales=scales)
+        timed.update(config=config, scales=scales, iters=iters)
         return {}
 
     monkeypatch.setattr(singan_tf.benchmark, "run_benchmark", record)
     monkeypatch.setattr(singan_tf.benchmark, "markdown_table", lambda report: "")
     result = run("bench", demo_image, "--preset", "tiny", "--crop-size", 16, "--max-nfc", 8, "--mixed-precision",
-                 "--scales", "all")
+                 "--niter", 500, "--scales", "all", "--iters", 2)
     assert result.exit_code == 0, result.output
-    assert timed["scales"] == "all"
-    assert timed["config"] == preset("tiny", crop_size=16, max_nfc=8, mixed_precision=True)
+    assert (timed["scales"], timed["iters"]) == ("all", 2)
+    assert timed["config"] == preset("tiny", crop_size=16, max_nfc=8, mixed_precision=True, niter=500)

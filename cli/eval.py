@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from singan_tf.cli.notes import note_if_unfinished
 from singan_tf.cli.options import noise_scale_option
 
 
@@ -39,6 +40,7 @@ def command(model_dir: Path, num: int, scale_from: int, noise_scale: float, seed
     """
     from singan_tf.evaluation import evaluate, format_report
 
+    note_if_unfinished(model_dir)
     report = evaluate(model_dir, num=num, scale_from=scale_from, seed=seed, inception_weights=inception_weights,
                       noise_scale=noise_scale)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))

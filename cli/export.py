@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from singan_tf.cli.notes import note_if_unfinished
+
 
 @click.command("export")
 @click.argument("model_dir", type=click.Path(path_type=Path))
@@ -25,6 +27,7 @@ def command(model_dir: Path, export_base: Path, name: str, version: int | None, 
     """
     from singan_tf.export.saved_model import export_saved_model
 
+    note_if_unfinished(model_dir)
     version_dir = export_saved_model(model_dir, export_base, name, version)
     click.echo(f"wrote {version_dir}")
     if tflite:

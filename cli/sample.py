@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from singan_tf.cli.notes import note_if_unfinished
 from singan_tf.cli.options import noise_scale_option
 
 
@@ -48,6 +49,7 @@ def command(model_dir: Path, num: int, seed: int, scale_from: int, noise_scale: 
     """
     from singan_tf.sample_files import write_samples
 
+    note_if_unfinished(model_dir)
     if out_dir is None:
         out_dir = default_out_dir(model_dir, scale_from, noise_scale, height, width, scale_h, scale_v)
     paths = write_samples(model_dir, out_dir, num, seed, scale_from, height, width, scale_h, scale_v, noise_scale)

@@ -44,7 +44,7 @@ singan-tf train-many /shared/images --out /shared/models --address head-node:637
 @click.option("--gpus-per-image", type=click.FloatRange(0), default=0, show_default=True,
               help="GPUs per task; fractions share a GPU between tasks.")
 @click.option("--max-retries", type=click.IntRange(0), default=2, show_default=True,
-              help="Re-runs of an image whose worker or node died (each resumes from its last finished scale); "
+              help="Re-runs of an image whose worker or node died (each resumes from its last checkpoint); "
                    "errors in the image or settings are not retried.")
 @click.option("--quiet", is_flag=True, help="No progress lines or bar; only renamings and the summary.")
 def command(inputs: tuple[Path, ...], base: Path, preset: str, seed: int | None, address: str | None,

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 import singan_tf
-from singan_tf import model_store
+from singan_tf import checkpoint, model_store
 from singan_tf.config import TrainConfig
 from singan_tf.errors import SinganError
 from singan_tf.image_io import image_hash, load_image, make_grid
@@ -24,16 +24,20 @@ from singan_tf.models import Discriminator
 from singan_tf.pyramid import Pyramid, build_reals
 from singan_tf.sampler import Sampler
 from singan_tf.scale_plan import ScalePlan, plan_scales
-from singan_tf.training import ScaleTrainer
+from singan_tf.training import ScaleTrainer, conv_dtype
 
 LOG_EVERY = 25
 PREVIEW_SAMPLES = 4
 
 
+def _software() -> dict[str, str]:
+    return {"singan_tf": singan_tf.__version__, "tensorflow": tf.__version__, "keras": keras.__version__}
+
+
 def new_manifest(image_path: Path, plan: ScalePlan, config: TrainConfig, seed: int) -> dict[str, Any]:
     return {
         "format_version": model_store.FORMAT_VERSION,
-        "software": {"singan_tf": singan_tf.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
+        "software": _software(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "image": {"name": Path(image_path).name, "sha256": image_hash(image_path), "size": list(plan.source_size)},
         "scale_sizes": [list(s) for s in plan.scale_sizes],
@@ -68,14 +72,29 @@ def _preview(pyramid: Pyramid, real: tf.Tensor, seed: int) -> tuple[list[np.ndar
     return [np.asarray(im) for im in images], labels
 
 
+class _ResumedProgbar(keras.utils.Progbar):
+    """A Progbar that starts part-way: its time per iteration (and so the time left) counts only the
+    iterations run since it started, not the ones done before the resume."""
+
+    def __init__(self, target: int, start: int, **kwargs: Any):
+        super().__init__(target, **kwargs)
+        self.start = start
+
+    def _estimate_step_duration(self, current: int, now: float) -> float:
+        return super()._estimate_step_duration(current - self.start, now)
+
+
 class _Progress:
     """A progress bar per scale with the latest losses, read from the device every LOG_EVERY iterations."""
 
-    def __init__(self, scale: int, num_scales: int, niter: int, enabled: bool, writer):
+    def __init__(self, scale: int, num_scales: int, niter: int, enabled: bool, writer, start: int = 0):
         self.niter, self.enabled, self.writer, self.scale = niter, enabled, writer, scale
         if enabled:
-            print(f"scale {scale + 1}/{num_scales}")
-            self.bar = keras.utils.Progbar(niter, stateful_metrics=["d_loss", "wasserstein", "gp", "g_adv", "rec"])
+            resumed = f": resumed at iteration {start} of {niter}" if start else ""
+            print(f"scale {scale + 1}/{num_scales}{resumed}")
+            self.bar = _ResumedProgbar(niter, start, stateful_metrics=["d_loss", "wasserstein", "gp", "g_adv", "rec"])
+            if start:
+                self.bar.update(start)
 
     def update(self, iteration: int, losses: dict[str, tf.Tensor]) -> dict[str, float]:
         values = {k: float(v) for k, v in losses.items()}
@@ -86,6 +105,56 @@ class _Progress:
                 for name, value in values.items():
                     tf.summary.scalar(f"scale_{self.scale:02d}/{name}", value)
         return values
+
+
+class _Checkpoints:
+    """Writes the scale in training to MODEL_DIR/checkpoint.npz every `minutes` of wall time (0 =
+    never) and notes it in the manifest, so `sample` can say how far the run got."""
+
+    def __init__(self, model_dir: Path, manifest: dict[str, Any], trainer: ScaleTrainer, minutes: float):
+        self.model_dir, self.manifest, self.trainer = model_dir, manifest, trainer
+        self.interval = minutes * 60
+        self.next_due = time.monotonic() + self.interval
+
+    def identity(self) -> dict[str, Any]:
+        """What a checkpoint must share with the run that resumes it."""
+        return {"scale": self.trainer.scale, "seed": self.manifest["seed"],
+                "image_sha256": self.manifest["image"]["sha256"], "config": self.trainer.config.to_dict()}
+
+    def resume_point(self) -> tuple[int, float]:
+        """(iterations done, seconds spent) of this scale: restored from the checkpoint when there is
+        one for it, else (0, 0). A checkpoint of a scale already saved is a leftover and goes."""
+        found = checkpoint.read_checkpoint(self.model_dir)
+        if found is None:
+            return 0, 0.0
+        meta, arrays = found
+        path, scale = checkpoint.checkpoint_path(self.model_dir), self.trainer.scale
+        if meta["scale"] < scale:
+            checkpoint.remove_checkpoint(self.model_dir)
+            return 0, 0.0
+        mine = self.identity()
+        differs = sorted(k for k in mine if meta.get(k) != mine[k])
+        if differs:
+            raise SinganError(f"{path} was written by another run ({', '.join(differs)} differ from "
+                              f"{self.model_dir / model_store.MANIFEST}); delete it to restart scale {scale}")
+        checkpoint.restore_variables(path, self.trainer.state, meta, arrays)
+        return meta["iterations_done"], meta["elapsed_seconds"]
+
+    def due(self) -> bool:
+        return self.interval > 0 and time.monotonic() >= self.next_due
+
+    def write(self, iterations_done: int, elapsed: float) -> None:
+        meta = {**self.identity(), "iterations_done": iterations_done, "elapsed_seconds": elapsed,
+                "software": _software()}
+        checkpoint.write_checkpoint(self.model_dir, self.trainer.state, meta)
+        self.manifest["in_progress"] = {"scale": self.trainer.scale, "iterations_done": iterations_done,
+                                        "niter": self.trainer.config.niter, "checkpoint": checkpoint.CHECKPOINT}
+        model_store.write_json_atomic(self.model_dir / model_store.MANIFEST, self.manifest)
+        self.next_due = time.monotonic() + self.interval
+
+    def finish(self) -> None:
+        """After the scale's folder and the manifest that counts it are written."""
+        checkpoint.remove_checkpoint(self.model_dir)
 
 
 def _check_finite(losses: dict[str, float], scale: int, iteration: int, model_dir: Path) -> None:
@@ -109,8 +178,12 @@ def fit(
     progress: bool = True,
     tensorboard: Path | None = None,
     on_scale_done: Callable[[int, dict[str, Any]], None] | None = None,
+    checkpoint_minutes: float = checkpoint.CHECKPOINT_MINUTES,
 ) -> dict[str, Any]:
-    """Train (or finish training) every scale; returns the final manifest."""
+    """Train (or finish training) every scale; returns the final manifest.
+
+    `resume` continues from the scale in progress's checkpoint when there is one (written every
+    `checkpoint_minutes` of wall time, 0 = never), else from the last finished scale."""
     image_path, model_dir = Path(image_path), Path(model_dir)
     image = load_image(image_path)
     plan = plan_scales(image.shape[0], image.shape[1], config)
@@ -119,6 +192,7 @@ def fit(
             raise SinganError(f"{model_dir} already holds a model; pass --resume to continue it or choose another --out")
         manifest = model_store.read_manifest(model_dir)
         _check_resumable(manifest, image_path, config, seed)
+        checkpoint.remove_partial_writes(model_dir)
     else:
         if seed is None:
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
@@ -130,7 +204,7 @@ def fit(
     writer = tf.summary.create_file_writer(str(tensorboard)) if tensorboard else None
 
     done = manifest["completed_scales"]
-    pyramid = model_store.load_pyramid(model_dir, manifest) if done else None
+    pyramid = model_store.load_pyramid(model_dir, manifest, conv_dtype(config)) if done else None
     previous = None
     if done and done < plan.num_scales:
         previous = (
@@ -142,14 +216,19 @@ def fit(
             pyramid.generators if pyramid else [], list(manifest["noise_amps"]), list(plan.scale_sizes[:n]),
             plan.scale_factor, pyramid.z_star if pyramid else None, config.noise_padding,
         )
-        started = time.perf_counter()
         trainer = ScaleTrainer(n, reals[n], coarser, config, seed, warm_start=previous)
-        bar = _Progress(n, plan.num_scales, config.niter, progress, writer)
-        for i in range(config.niter):
+        checkpoints = _Checkpoints(model_dir, manifest, trainer, checkpoint_minutes)
+        start, spent = checkpoints.resume_point()
+        started = time.perf_counter() - spent
+        bar = _Progress(n, plan.num_scales, config.niter, progress, writer, start)
+        for i in range(start, config.niter):
             losses = trainer.iteration(tf.constant(i))
             if i % LOG_EVERY == 0 or i == config.niter - 1:
                 final_losses = bar.update(i, losses)
                 _check_finite(final_losses, n, i, model_dir)
+            if checkpoints.due() and i + 1 < config.niter:  # after the last one the scale is saved
+                _check_finite({k: float(v) for k, v in losses.items()}, n, i, model_dir)
+                checkpoints.write(i + 1, time.perf_counter() - started)
         seconds = time.perf_counter() - started
 
         z_star = trainer.z_star if n == 0 else coarser.z_star
@@ -168,7 +247,9 @@ def fit(
         manifest["noise_amps"].append(trainer.noise_amp)
         manifest["scales"].append({"train_seconds": round(seconds, 3), "final_losses": final_losses})
         manifest["completed_scales"] = n + 1
+        manifest.pop("in_progress", None)
         model_store.write_json_atomic(model_dir / model_store.MANIFEST, manifest)
+        checkpoints.finish()
         previous = (trainer.generator, trainer.discriminator)
         if on_scale_done:
             on_scale_done(n, manifest)

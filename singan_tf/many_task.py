@@ -62,7 +62,7 @@ def train_in_worker(image: Path, model_dir: Path, name: str, preset: str, overri
     """Trains or finishes one model, as `singan-tf train --resume` would; returns its row of the
     summary. A user error (a bad image, a folder with another model) is returned as a failure, not
     raised, so Ray does not retry it; only a lost worker or node is retried, and the retry resumes
-    from the last finished scale."""
+    from the last checkpoint inside the scale it was training."""
     import ray
 
     started = time.perf_counter()

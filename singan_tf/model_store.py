@@ -6,9 +6,11 @@ Layout (the contract the sampler, the applications, the export and users rely on
     MODEL_DIR/scale_NN/generator.weights.h5, discriminator.weights.h5
     MODEL_DIR/scale_NN/tensors.npz   real image at this scale, reconstruction noise (z*)
     MODEL_DIR/scale_NN/preview.png   real | reconstruction | random samples
+    MODEL_DIR/checkpoint.npz         the scale in training, every few minutes (`checkpoint.py`)
 
 A scale's folder is written under a temporary name and renamed when complete, and the manifest is
-replaced atomically afterwards, so an interrupted run loses at most the scale in progress.
+replaced atomically afterwards, so an interrupted run loses at most the iterations since the scale
+in progress was last checkpointed.
 Nothing here unpickles: weights are HDF5, arrays are .npz loaded with allow_pickle=False.
 """
 
@@ -44,6 +46,8 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2)
         f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -60,6 +64,20 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
             f"{path} has format_version {manifest.get('format_version')!r}; this singan-tf reads {FORMAT_VERSION}"
         )
     return manifest
+
+
+def unfinished_note(model_dir: Path, manifest: dict[str, Any]) -> str | None:
+    """What a command that uses a model still in training should tell its user, or None when the
+    model is finished: only the finished scales take part, so outputs are at the last one's size."""
+    done, total = manifest["completed_scales"], len(manifest["scale_sizes"])
+    if done == total:
+        return None
+    running = manifest.get("in_progress")
+    progress = (f"; scale {running['scale']} is in training, at iteration {running['iterations_done']} of "
+                f"{running['niter']}" if running else "")
+    size = "x".join(map(str, manifest["scale_sizes"][done - 1])) if done else "-"
+    return (f"note: {model_dir} has {done} of {total} scales trained{progress}; using scales 0..{done - 1} "
+            f"({size} px at the training size)")
 
 
 def save_scale(
@@ -102,15 +120,19 @@ def load_tensors(model_dir: Path, scale: int) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def load_network(model_dir: Path, scale: int, kind: type, channels: int, size: tuple[int, int]):
+def load_network(model_dir: Path, scale: int, kind: type, channels: int, size: tuple[int, int],
+                 conv_dtype: str | None = None):
     """Rebuild a scale's Generator or Discriminator at its trained size and load its weights."""
     path = scale_dir(model_dir, scale) / ("generator" if kind is Generator else "discriminator")
-    return load_network_file(Path(f"{path}.weights.h5"), kind, channels, size, name=f"{kind.__name__[0]}{scale}")
+    return load_network_file(Path(f"{path}.weights.h5"), kind, channels, size, name=f"{kind.__name__[0]}{scale}",
+                             conv_dtype=conv_dtype)
 
 
-def load_network_file(path: Path, kind: type, channels: int, size: tuple[int, int], name: str):
-    """A Generator or Discriminator built at `size` with the weights in `path` (a .weights.h5 file)."""
-    network = kind(channels, name=name)
+def load_network_file(path: Path, kind: type, channels: int, size: tuple[int, int], name: str,
+                      conv_dtype: str | None = None):
+    """A Generator or Discriminator built at `size` with the weights in `path` (a .weights.h5 file);
+    `conv_dtype` is the convolutions' dtype policy (None = float32, what sampling and export use)."""
+    network = kind(channels, conv_dtype=conv_dtype, name=name)
     dummy = tf.zeros([1, *size, 3])
     if kind is Generator:
         network([dummy, dummy])
@@ -123,14 +145,15 @@ def load_network_file(path: Path, kind: type, channels: int, size: tuple[int, in
     return network
 
 
-def load_pyramid(model_dir: Path, manifest: dict[str, Any] | None = None) -> Pyramid:
-    """The trained scales of a model folder, ready to generate."""
+def load_pyramid(model_dir: Path, manifest: dict[str, Any] | None = None, conv_dtype: str | None = None) -> Pyramid:
+    """The trained scales of a model folder, ready to generate (`conv_dtype` as in load_network_file)."""
     manifest = manifest or read_manifest(model_dir)
     count = manifest["completed_scales"]
     if count == 0:
         raise SinganError(f"{model_dir} has no finished scale yet; train it (or resume) first")
     sizes = [tuple(s) for s in manifest["scale_sizes"][:count]]
-    generators = [load_network(model_dir, n, Generator, manifest["channels"][n], sizes[n]) for n in range(count)]
+    generators = [load_network(model_dir, n, Generator, manifest["channels"][n], sizes[n], conv_dtype)
+                  for n in range(count)]
     z_star = tf.constant(load_tensors(model_dir, 0)["z_star"])
     noise_padding = TrainConfig.from_dict(manifest["config"]).noise_padding
     return Pyramid(generators, list(manifest["noise_amps"][:count]), sizes, manifest["scale_factor"], z_star,

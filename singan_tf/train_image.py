@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from singan_tf.checkpoint import CHECKPOINT_MINUTES
 from singan_tf.config import TrainConfig, preset as make_config
 from singan_tf.fit import fit
 from singan_tf.image_io import image_hash
@@ -39,12 +40,13 @@ def train_image(
     progress: bool = True,
     tensorboard: Path | None = None,
     on_scale_done: Callable[[int, dict[str, Any]], None] | None = None,
+    checkpoint_minutes: float = CHECKPOINT_MINUTES,
 ) -> tuple[dict[str, Any], Path]:
     """Trains (or finishes) the model, then writes the samples people look at first; returns the
     manifest and the samples' grid."""
     config = training_config(model_dir, preset, overrides, resume)
     manifest = fit(image, model_dir, config, seed=seed, resume=resume, progress=progress,
-                   tensorboard=tensorboard, on_scale_done=on_scale_done)
+                   tensorboard=tensorboard, on_scale_done=on_scale_done, checkpoint_minutes=checkpoint_minutes)
     grid = write_samples(model_dir, Path(model_dir) / SAMPLES, num=SAMPLE_COUNT, seed=SAMPLE_SEED)[-1]
     return manifest, grid
 

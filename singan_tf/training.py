@@ -19,25 +19,33 @@ Z_STAR_SALT = 3000
 
 
 def _adam(learning_rate: float, steps_per_iteration: int, config: TrainConfig,
-          loss_scaling: bool = False) -> keras.optimizers.Optimizer:
+          loss_scaling: bool = False, name: str = "adam") -> keras.optimizers.Optimizer:
     """Adam as the official code sets it up, with its one LR drop (x gamma at 80% of the iterations).
 
     The optimizer counts one step per update and there are several updates per iteration, so the
     boundary is placed after the last update of the last iteration before the drop. float16
-    convolutions need the loss scaled so that small gradients survive (`_scaled`).
+    convolutions need the loss scaled so that small gradients survive (`_scaled`). The name prefixes
+    the variables' paths, which a checkpoint is matched by: Keras' automatic names count optimizers
+    per process, so a resumed process would name them differently.
     """
     boundary = int(config.lr_decay_at * config.niter) * steps_per_iteration - 1
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
         [boundary], [learning_rate, learning_rate * config.gamma]
     )
-    adam = keras.optimizers.Adam(schedule, beta_1=config.beta1, beta_2=0.999, epsilon=1e-8)
-    return keras.optimizers.LossScaleOptimizer(adam) if loss_scaling else adam
+    adam = keras.optimizers.Adam(schedule, beta_1=config.beta1, beta_2=0.999, epsilon=1e-8, name=name)
+    return keras.optimizers.LossScaleOptimizer(adam, name=f"{name}_loss_scale") if loss_scaling else adam
 
 
 def _scaled(optimizer: keras.optimizers.Optimizer, loss: tf.Tensor) -> tf.Tensor:
     """The loss to differentiate (inside the tape): scaled up for a loss-scaling optimizer, which
     scales the gradients back down (and skips a step whose gradients overflowed) when it applies them."""
     return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
+
+
+def conv_dtype(config: TrainConfig) -> str | None:
+    """The dtype policy of the convolutions a run trains with, and so of the frozen coarser scales it
+    runs while training a finer one: a resumed run must run them exactly as the uninterrupted one."""
+    return mixed_policy() if config.mixed_precision else None
 
 
 class ScaleTrainer:
@@ -58,7 +66,7 @@ class ScaleTrainer:
         self.config = config
         self.key = tf.random.experimental.stateless_fold_in(tf.constant([0, seed], tf.int64), scale)
         channels = config.channels(scale)
-        policy = mixed_policy() if config.mixed_precision else None
+        policy = conv_dtype(config)
         self.generator = Generator(channels, seed=seed * 1000 + 2 * scale, conv_dtype=policy, name=f"G{scale}")
         self.discriminator = Discriminator(channels, seed=seed * 1000 + 2 * scale + 1, conv_dtype=policy, name=f"D{scale}")
         self.generator([real, real])
@@ -66,8 +74,9 @@ class ScaleTrainer:
         if warm_start is not None and warm_start[0].channels == channels:
             self.generator.set_weights(warm_start[0].get_weights())
             self.discriminator.set_weights(warm_start[1].get_weights())
-        self.opt_g = _adam(config.lr_g, config.g_steps, config, loss_scaling=policy == "mixed_float16")
-        self.opt_d = _adam(config.lr_d, config.d_steps, config, loss_scaling=policy == "mixed_float16")
+        float16 = policy == "mixed_float16"
+        self.opt_g = _adam(config.lr_g, config.g_steps, config, loss_scaling=float16, name=f"adam_G{scale}")
+        self.opt_d = _adam(config.lr_d, config.d_steps, config, loss_scaling=float16, name=f"adam_D{scale}")
         self.opt_g.build(self.generator.trainable_variables)
         self.opt_d.build(self.discriminator.trainable_variables)
 
@@ -86,6 +95,16 @@ class ScaleTrainer:
         self._compiled_critic_step = tf.function(self._critic_step, autograph=False)
         self._compiled_generator_step = tf.function(self._generator_step, autograph=False)
         self.iteration = tf.function(self._iteration, jit_compile=config.uses_xla(h, w), autograph=False)
+
+    @property
+    def state(self) -> dict[str, list]:
+        """Every variable the next iteration reads and the iterations change: the networks (BatchNorm
+        statistics included) and both optimizers (moments and step counters, hence the learning-rate
+        schedule). Everything else an iteration draws is keyed by (seed, scale, iteration)."""
+        return {
+            "generator": list(self.generator.variables), "discriminator": list(self.discriminator.variables),
+            "opt_g": list(self.opt_g.variables), "opt_d": list(self.opt_d.variables),
+        }
 
     def reconstruction_noise(self, iteration: tf.Tensor) -> tf.Tensor:
         """The noise G_n must turn into the real image: z* at scale 0, zeros above.

@@ -16,6 +16,19 @@ SHARED_IMAGES = ROOT.parent / "shared" / "images"
 TINY_SEED = 7
 
 
+def model_weights(model_dir: Path) -> list:
+    """Every weight of every saved scale (generators and critics, BatchNorm statistics included), in
+    one order, for comparing two runs array by array."""
+    from singan_tf import model_store
+
+    manifest = model_store.read_manifest(model_dir)
+    out = []
+    for n, (c, size) in enumerate(zip(manifest["channels"], manifest["scale_sizes"])):
+        for kind in (model_store.Generator, model_store.Discriminator):
+            out += model_store.load_network(model_dir, n, kind, c, tuple(size)).get_weights()
+    return out
+
+
 @pytest.fixture(scope="session")
 def demo_image() -> Path:
     return DEMO_IMAGE

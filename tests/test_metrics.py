@@ -87,7 +87,8 @@ def test_patch_swd_of_identical_images_is_zero():
     real = _smooth_image(64, 80)
     result = metrics.patch_swd(real, np.stack([real, real]))
     assert len(result["levels"]) == 3  # 64x80, 32x40, 16x20 (16 >= 2 * 7)
-    assert result["mean"] == 0.0
+    # Zero up to float32 summation order, which differs between CPU kernels (3.6e-10 on AVX2 hosts).
+    assert result["mean"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_patch_swd_of_flat_images_has_a_closed_form():

@@ -25,7 +25,7 @@ from singan_tf.ray_session import import_ray, start_local_ray
 
 from conftest import DEMO_IMAGE
 from test_cli import assert_one_line_error, run
-from test_training import _weights as weights
+from conftest import model_weights as weights
 
 SEED = 11
 SETTINGS = ["--preset", "tiny", "--iters", "4", "--seed", SEED]

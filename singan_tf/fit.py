@@ -221,8 +221,11 @@ def fit(
         start, spent = checkpoints.resume_point()
         started = time.perf_counter() - spent
         bar = _Progress(n, plan.num_scales, config.niter, progress, writer, start)
+        # One trace per scale by design: through get_concrete_function, so that short scales (a
+        # resumed one, few iterations) are not reported as retracing by TensorFlow.
+        iteration = trainer.iteration.get_concrete_function(tf.constant(start))
         for i in range(start, config.niter):
-            losses = trainer.iteration(tf.constant(i))
+            losses = iteration(tf.constant(i))
             if i % LOG_EVERY == 0 or i == config.niter - 1:
                 final_losses = bar.update(i, losses)
                 _check_finite(final_losses, n, i, model_dir)

@@ -107,12 +107,15 @@ class Sampler:
         coarse scales on z* for every request. Computed in a graph, not eagerly: TensorFlow's graph
         rewrites fuse each generator's zero padding into its first convolution, which rounds unlike
         eager execution, and these must be the pixels the sampling graph always gave from scale K.
+        Traced through get_concrete_function: every Sampler traces its own once, by design, and a
+        plain call would count towards TensorFlow's warning about functions traced over and over
+        (a 5-scale training builds a Sampler per scale for its previews).
         """
         def below_finest() -> list[tf.Tensor]:
             return [self.pyramid.reconstruct(n + 1) for n in range(self.pyramid.num_scales - 1)]
 
         with tf.init_scope():
-            return tf.function(below_finest, autograph=False)()
+            return tf.function(below_finest, autograph=False).get_concrete_function()()
 
     def _noises(self, sizes: list[tuple], seed: tf.Tensor) -> list[tf.Tensor]:
         """Random noise at every scale; the scales below a start scale K > 0 draw it too, and their
@@ -168,8 +171,15 @@ class Sampler:
         ]
         return self.pyramid.run(noises, sizes, start_image=self.injection_start(image, scale), start_scale=scale)
 
+    @functools.cached_property
+    def _traced(self):
+        """`sample`'s one graph, traced through get_concrete_function for the same reason as
+        `reconstructions`: a process that builds a Sampler per model and calls each once (the
+        previews, `eval`, a notebook) would otherwise be warned about retracing."""
+        return self.sample.get_concrete_function()
+
     def __call__(self, height: int, width: int, seed: int, scale_from: int = 0, noise_scale: float = 1.0) -> tf.Tensor:
-        return self.sample(
+        return self._traced(
             tf.constant(height, tf.int32), tf.constant(width, tf.int32), tf.constant(seed, tf.int64),
             tf.constant(scale_from, tf.int32), tf.constant(noise_scale, tf.float32),
         )

@@ -50,6 +50,10 @@ def command(image: Path, preset: str, scales: list[int] | str | None, iters: int
     from singan_tf.model_store import write_json_atomic
 
     config = make_config(preset, **config_overrides(settings))
+    if config.mixed_precision:
+        from singan_tf.models import mixed_precision_note
+
+        click.echo(mixed_precision_note(), err=True)
     report = run_benchmark(image, config, scales, iters, sampling, log=lambda line: click.echo(line, err=True))
     if json_path is not None:
         write_json_atomic(json_path, report)

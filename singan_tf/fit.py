@@ -20,7 +20,7 @@ from singan_tf import checkpoint, model_store
 from singan_tf.config import TrainConfig
 from singan_tf.errors import SinganError
 from singan_tf.image_io import image_hash, load_image, make_grid
-from singan_tf.models import Discriminator
+from singan_tf.models import Discriminator, mixed_precision_note
 from singan_tf.pyramid import Pyramid, build_reals
 from singan_tf.sampler import Sampler
 from singan_tf.scale_plan import ScalePlan, plan_scales
@@ -200,6 +200,8 @@ def fit(
         manifest = new_manifest(image_path, plan, config, seed)
         model_store.write_json_atomic(model_dir / model_store.MANIFEST, manifest)
     seed = manifest["seed"]
+    if progress and config.mixed_precision:
+        print(mixed_precision_note())
     reals = build_reals(image, plan)
     writer = tf.summary.create_file_writer(str(tensorboard)) if tensorboard else None
 

@@ -20,11 +20,36 @@ NUM_LAYERS = 5
 PADDING = NUM_LAYERS * (KERNEL_SIZE - 1) // 2
 
 
-def mixed_policy() -> str | None:
-    """The Keras dtype policy `--mixed-precision` uses on this machine (see `choose_policy`)."""
+def _device() -> tuple[tuple[int, int] | None, set[str]]:
+    """The first GPU's compute capability (None without a GPU) and the CPU's flags."""
     gpus = tf.config.list_physical_devices("GPU")
     capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") if gpus else None
-    return choose_policy(tuple(capability or (0, 0)) if gpus else None, this_machine()["flags"])
+    return (tuple(capability or (0, 0)) if gpus else None), this_machine()["flags"]
+
+
+def mixed_policy() -> str | None:
+    """The Keras dtype policy `--mixed-precision` uses on this machine (see `choose_policy`)."""
+    return choose_policy(*_device())
+
+
+def mixed_precision_note() -> str:
+    """One line saying what `--mixed-precision` does on this machine, float32 included."""
+    return describe_policy(*_device())
+
+
+def describe_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str]) -> str:
+    policy = choose_policy(gpu_capability, cpu_flags)
+    if gpu_capability is not None:
+        device = f"the GPU (compute capability {gpu_capability[0]}.{gpu_capability[1]})"
+        if policy == "mixed_bfloat16":
+            return f"--mixed-precision: bfloat16 convolutions on {device}"
+        return f"--mixed-precision: float16 convolutions with loss scaling on {device}, which has no bfloat16"
+    if policy == "mixed_bfloat16":
+        units = " and ".join(name for flag, name in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"))
+                             if flag in cpu_flags)
+        return f"--mixed-precision: bfloat16 convolutions on this CPU's {units} units"
+    return ("--mixed-precision: this CPU has no bfloat16 units (AVX-512 BF16 or AMX), so training runs in "
+            "float32, as without the flag")
 
 
 def choose_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str]) -> str | None:

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from singan_tf import checkpoint, model_store
+from singan_tf import checkpoint, model_store, training
 from singan_tf.cli.main import cli
 from singan_tf.config import preset
 from singan_tf.errors import SinganError
@@ -138,13 +138,17 @@ def _values(variables: dict[str, list]) -> list[np.ndarray]:
     return [v.numpy() for group in variables.values() for v in group]
 
 
-@pytest.mark.parametrize("settings", [{}, {"mixed_precision": True, "crop_size": 16}], ids=["float32", "16bit-crop"])
-def test_the_checkpoint_holds_everything_the_next_iterations_read(scale_1, tmp_path, settings):
-    """Iterations 6..12 after restoring the state at 6 repeat exactly, in float32 and in the
-    16-bit mode (bfloat16 on CPUs with it) with crop windows; restoring the networks without the
-    optimizers does not, so the test sees a missing piece of state."""
+@pytest.mark.parametrize("policy, settings", [
+    (None, {}), ("mixed_bfloat16", {"crop_size": 16}), ("mixed_float16", {}),
+], ids=["float32", "bfloat16-crop", "float16-loss-scaling"])
+def test_the_checkpoint_holds_everything_the_next_iterations_read(scale_1, tmp_path, monkeypatch, policy, settings):
+    """Iterations 6..12 after restoring the state at 6 repeat exactly: in float32, in bfloat16 with
+    crop windows, and in float16 with its loss scale (both 16-bit modes forced, whatever this
+    machine would pick); restoring the networks without the optimizers does not, so the test sees
+    a missing piece of state."""
+    monkeypatch.setattr(training, "mixed_policy", lambda: policy)
     coarser, real = scale_1
-    config = preset("tiny", niter=12, **settings)
+    config = preset("tiny", niter=12, mixed_precision=policy is not None, **settings)
     trainer = ScaleTrainer(1, real, coarser, config, seed=SEED)
     for i in range(6):
         trainer.iteration(tf.constant(i))
@@ -277,6 +281,28 @@ def test_ctrl_c_says_how_far_the_scale_in_progress_is_kept(interrupted):
     done = model_store.read_manifest(model_dir)["in_progress"]["iterations_done"]
     assert f"1 finished scales are saved in {model_dir}, and scale 1 up to iteration {done};" in output
     assert f"--out {model_dir} --resume" in output
+
+
+def test_a_resumed_16bit_run_runs_its_frozen_scales_in_16_bits_as_the_uninterrupted_one(interrupted_model, tmp_path,
+                                                                                         monkeypatch):
+    """The uninterrupted run samples its coarser scales with the generators it trained, whose
+    convolutions run in the 16-bit policy; a resumed run loads them from disk, and must build them
+    with the same policy, or its training inputs (and so its weights) differ from then on."""
+    model_dir = _copy(interrupted_model, tmp_path)
+    manifest = model_store.read_manifest(model_dir)
+    manifest["config"]["mixed_precision"] = True
+    model_store.write_json_atomic(model_dir / model_store.MANIFEST, manifest)
+    monkeypatch.setattr(training, "mixed_policy", lambda: "mixed_bfloat16")
+    seen = []
+
+    def record(self, scale, real, coarser, *args, **kwargs):
+        seen.append(coarser.generators[0].blocks[1].conv.compute_dtype)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ScaleTrainer, "__init__", record)
+    with pytest.raises(KeyboardInterrupt):
+        fit(DEMO_IMAGE, model_dir, preset("tiny", niter=NITER, mixed_precision=True), resume=True, progress=False)
+    assert seen == ["bfloat16"]
 
 
 def test_restoring_into_other_networks_is_refused(tmp_path, scale_1):

@@ -17,7 +17,8 @@ def _kept(model_dir: Path) -> str:
     if not (model_dir / MANIFEST).exists():
         return "nothing was trained yet"
     manifest = read_manifest(model_dir)
-    kept = f"{manifest['completed_scales']} finished scales are saved in {model_dir}"
+    done = manifest["completed_scales"]
+    kept = f"{done} finished scale{' is' if done == 1 else 's are'} saved in {model_dir}"
     running = manifest.get("in_progress")
     if running:
         kept += f", and scale {running['scale']} up to iteration {running['iterations_done']}"

@@ -2,8 +2,8 @@
 uninterrupted run's weights bit for bit; a resume that does not fit its checkpoint is refused."""
 
 import json
-import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -72,12 +72,17 @@ def _in_progress(model_dir: Path) -> dict | None:
     return json.loads(path.read_text()).get("in_progress") if path.exists() else None
 
 
-def _kill_inside_scale(process: subprocess.Popen, model_dir: Path, scale: int, rng: random.Random,
+def _kill_inside_scale(process: subprocess.Popen, model_dir: Path, rng: random.Random, scale: int | None = None,
                        after: dict | None = None) -> None:
-    """SIGKILL at a random moment after scale `scale` wrote its first checkpoint (since `after`, the
-    manifest's in_progress a previous kill left)."""
+    """SIGKILL at a random moment after the process wrote a checkpoint (of scale `scale` if given;
+    `after` is the manifest's in_progress that a previous kill left)."""
     deadline = time.monotonic() + WAIT_SECONDS
-    while _in_progress(model_dir) in (None, after) or _in_progress(model_dir)["scale"] != scale:
+
+    def waiting() -> bool:
+        running = _in_progress(model_dir)
+        return running in (None, after) or scale not in (None, running["scale"])
+
+    while waiting():
         assert process.poll() is None, process.communicate()[0]
         assert time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.05)
@@ -93,9 +98,9 @@ def test_sigkill_at_random_moments_and_mid_write_then_resume_gives_the_uninterru
         fit(DEMO_IMAGE, reference, preset("tiny", niter=NITER), seed=SEED, progress=False, checkpoint_minutes=0)
     model_dir, rng = tmp_path / "killed", random.Random(16)
 
-    _kill_inside_scale(_train_process(model_dir, *EVERY_ITERATION, "--quiet"), model_dir, 0, rng)
+    _kill_inside_scale(_train_process(model_dir, *EVERY_ITERATION, "--quiet"), model_dir, rng, scale=0)
     killed_at = _in_progress(model_dir)
-    _kill_inside_scale(_train_process(model_dir, *EVERY_ITERATION, "--quiet", "--resume"), model_dir, 0, rng,
+    _kill_inside_scale(_train_process(model_dir, *EVERY_ITERATION, "--quiet", "--resume"), model_dir, rng,
                        after=killed_at)
 
     dying = _train_process(model_dir, *EVERY_ITERATION, "--quiet", "--resume", die_in_write=(1, 3))
@@ -200,8 +205,6 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def _copy(model_dir: Path, tmp_path: Path) -> Path:
-    import shutil
-
     return Path(shutil.copytree(model_dir, tmp_path / "model"))
 
 
@@ -279,7 +282,7 @@ def test_sample_uses_the_finished_scales_of_an_unfinished_model_and_says_so(inte
 def test_ctrl_c_says_how_far_the_scale_in_progress_is_kept(interrupted):
     model_dir, output = interrupted
     done = model_store.read_manifest(model_dir)["in_progress"]["iterations_done"]
-    assert f"1 finished scales are saved in {model_dir}, and scale 1 up to iteration {done};" in output
+    assert f"1 finished scale is saved in {model_dir}, and scale 1 up to iteration {done};" in output
     assert f"--out {model_dir} --resume" in output
 
 
@@ -310,6 +313,6 @@ def test_restoring_into_other_networks_is_refused(tmp_path, scale_1):
     small = ScaleTrainer(1, real, coarser, preset("tiny"), seed=SEED)
     checkpoint.write_checkpoint(tmp_path, small.state, {"scale": 1})
     meta, arrays = checkpoint.read_checkpoint(tmp_path)
-    wider = ScaleTrainer(1, real, coarser, preset("tiny", nfc=4, max_nfc=4), seed=SEED)
+    narrower = ScaleTrainer(1, real, coarser, preset("tiny", nfc=4, max_nfc=4), seed=SEED)
     with pytest.raises(SinganError, match="other networks"):
-        checkpoint.restore_variables(tmp_path, {"generator": wider.state["generator"]}, meta, arrays)
+        checkpoint.restore_variables(tmp_path, {"generator": narrower.state["generator"]}, meta, arrays)

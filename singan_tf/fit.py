@@ -223,9 +223,7 @@ def fit(
         start, spent = checkpoints.resume_point()
         started = time.perf_counter() - spent
         bar = _Progress(n, plan.num_scales, config.niter, progress, writer, start)
-        # One trace per scale by design: through get_concrete_function, so that short scales (a
-        # resumed one, few iterations) are not reported as retracing by TensorFlow.
-        iteration = trainer.iteration.get_concrete_function(tf.constant(start))
+        iteration = trainer.traced_iteration()
         for i in range(start, config.niter):
             losses = iteration(tf.constant(i))
             if i % LOG_EVERY == 0 or i == config.niter - 1:

@@ -7,6 +7,8 @@ seed, no host round-trip. Logging, previews and saving live in `fit.py`.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import keras
 import tensorflow as tf
 
@@ -95,6 +97,12 @@ class ScaleTrainer:
         self._compiled_critic_step = tf.function(self._critic_step, autograph=False)
         self._compiled_generator_step = tf.function(self._generator_step, autograph=False)
         self.iteration = tf.function(self._iteration, jit_compile=config.uses_xla(h, w), autograph=False)
+
+    def traced_iteration(self) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+        """`iteration`'s one graph, traced through get_concrete_function: one trace per scale is by
+        design, and a loop of plain calls over short scales (a resumed one, a benchmark's few
+        iterations) would be reported by TensorFlow as retracing."""
+        return self.iteration.get_concrete_function(tf.constant(0))
 
     @property
     def state(self) -> dict[str, list]:

@@ -38,6 +38,7 @@ def mixed_precision_note() -> str:
 
 
 def describe_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str]) -> str:
+    """`choose_policy`'s choice in words: a user who asked for 16 bits learns when it is float32."""
     policy = choose_policy(gpu_capability, cpu_flags)
     if gpu_capability is not None:
         device = f"the GPU (compute capability {gpu_capability[0]}.{gpu_capability[1]})"

@@ -37,9 +37,9 @@ def checkpoint_path(model_dir: Path) -> Path:
     return Path(model_dir) / CHECKPOINT
 
 
-def write_checkpoint(model_dir: Path, variables: dict[str, list], meta: dict[str, Any]) -> int:
-    """Replace MODEL_DIR/checkpoint.npz with `variables` (group -> Keras variables) and `meta`;
-    returns the file's size in bytes. The variables' paths are kept in `meta` so that a restore into
+def write_checkpoint(model_dir: Path, variables: dict[str, list], meta: dict[str, Any]) -> None:
+    """Replace MODEL_DIR/checkpoint.npz with `variables` (group -> Keras variables) and `meta`.
+    The variables' paths are kept in `meta` so that a restore into
     other networks is refused by name and shape, never half done."""
     arrays = {f"{group}.{i:04d}": v.numpy() for group, values in variables.items() for i, v in enumerate(values)}
     meta = {**meta, "format": CHECKPOINT_FORMAT,
@@ -55,7 +55,6 @@ def write_checkpoint(model_dir: Path, variables: dict[str, list], meta: dict[str
         Path(partial).unlink(missing_ok=True)
         raise
     _sync_folder(model_dir)
-    return checkpoint_path(model_dir).stat().st_size
 
 
 def _serialize(f, arrays: dict[str, np.ndarray]) -> None:

@@ -4,7 +4,7 @@ paper preset's finest, balloons scale 8, by default).
 
     python benchmarks/checkpoint_cost.py [IMAGE] [--scale N] [--preset paper] [--iters 2] [--writes 5]
 
-The scale trains on top of coarser generators with random weights (`singan_tf.benchmark`), as
+The scale trains on top of coarser generators with random weights (`singan_tf.bench.timing`), as
 `singan-tf bench` does: a checkpoint costs the same whatever the weights. Writing is the real thing
 (`fit`'s checkpointer: the .npz with fsync and rename, then the manifest) into a temporary model
 folder; the share is write time / (interval + write time), since training waits while it writes.
@@ -25,12 +25,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from singan_tf import checkpoint  # noqa: E402
-from singan_tf.benchmark import random_pyramid  # noqa: E402
+from singan_tf.bench.timing import random_pyramid  # noqa: E402
 from singan_tf.config import preset  # noqa: E402
 from singan_tf.fit import _Checkpoints, new_manifest  # noqa: E402
 from singan_tf.image_io import load_image  # noqa: E402
 from singan_tf.pyramid import build_reals  # noqa: E402
-from singan_tf.reference_runs import this_machine  # noqa: E402
+from singan_tf.bench.reference_runs import this_machine  # noqa: E402
 from singan_tf.scale_plan import plan_scales  # noqa: E402
 from singan_tf.training import ScaleTrainer  # noqa: E402
 

@@ -45,7 +45,7 @@ def _figures(report: dict[str, Any]) -> dict[str, float]:
 
 
 def _machine() -> dict[str, Any]:
-    from singan_tf.reference_runs import this_machine
+    from singan_tf.bench.reference_runs import this_machine
 
     cpu = this_machine()
     return {"cpu": cpu["name"], "family": cpu["family"], "model": cpu["model"], "cores": os.cpu_count(),

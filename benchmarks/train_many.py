@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from singan_tf.many_inputs import IMAGE_SUFFIXES, image_seed, name_jobs
+from singan_tf.many.inputs import IMAGE_SUFFIXES, image_seed, name_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL_IMAGES = ROOT.parent / "shared" / "images" / "Images"

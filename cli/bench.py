@@ -45,7 +45,7 @@ def command(image: Path, preset: str, scales: list[int] | str | None, iters: int
     singan-tf bench photo.jpg --preset quick --no-sampling
     singan-tf bench assets/balloons.png --scales all --crop-size 96 --iters 3
     """
-    from singan_tf.benchmark import markdown_table, run_benchmark
+    from singan_tf.bench.timing import markdown_table, run_benchmark
     from singan_tf.config import preset as make_config
     from singan_tf.model_store import write_json_atomic
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from singan_tf.cli.options import config_options, config_overrides
-from singan_tf.many_inputs import IMAGE_SUFFIXES
+from singan_tf.many.inputs import IMAGE_SUFFIXES
 
 
 HELP = f"""Train one SinGAN per image of INPUTS (image files, and folders whose {' '.join(IMAGE_SUFFIXES)} files
@@ -51,11 +51,11 @@ def command(inputs: tuple[Path, ...], base: Path, preset: str, seed: int | None,
             cpus_per_image: int, gpus_per_image: float, max_retries: int, quiet: bool, **settings) -> None:
     from singan_tf.config import preset as make_config
     from singan_tf.errors import SinganError
-    from singan_tf.many import BatchSettings, train_batch
-    from singan_tf.many_inputs import collect_images, name_jobs
-    from singan_tf.many_progress import ProgressDisplay
-    from singan_tf.many_report import ImageRow, failures, summary_table, write_summary
-    from singan_tf.ray_session import import_ray
+    from singan_tf.many.batch import BatchSettings, train_batch
+    from singan_tf.many.inputs import collect_images, name_jobs
+    from singan_tf.many.progress import ProgressDisplay
+    from singan_tf.many.report import ImageRow, failures, summary_table, write_summary
+    from singan_tf.many.ray_session import import_ray
 
     started = datetime.datetime.now(datetime.timezone.utc)
     overrides = config_overrides(settings)

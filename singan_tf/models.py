@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from singan_tf.reference_runs import this_machine
+from singan_tf.bench.reference_runs import this_machine
 
 KERNEL_SIZE = 3
 NUM_LAYERS = 5

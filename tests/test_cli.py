@@ -183,7 +183,7 @@ def test_tensorboard_logs_losses_and_previews(tmp_path, demo_image):
 def test_bench_times_any_training_mode_from_train_flags(demo_image, monkeypatch):
     """`bench` takes `train`'s setting flags, so a faster mode (crops, channels, mixed precision) is
     timed with the settings it will train with."""
-    import singan_tf.benchmark
+    import singan_tf.bench.timing
 
     timed = {}
 
@@ -191,8 +191,8 @@ def test_bench_times_any_training_mode_from_train_flags(demo_image, monkeypatch)
         timed.update(config=config, scales=scales, iters=iters)
         return {}
 
-    monkeypatch.setattr(singan_tf.benchmark, "run_benchmark", record)
-    monkeypatch.setattr(singan_tf.benchmark, "markdown_table", lambda report: "")
+    monkeypatch.setattr(singan_tf.bench.timing, "run_benchmark", record)
+    monkeypatch.setattr(singan_tf.bench.timing, "markdown_table", lambda report: "")
     result = run("bench", demo_image, "--preset", "tiny", "--crop-size", 16, "--max-nfc", 8, "--mixed-precision",
                  "--niter", 500, "--scales", "all", "--iters", 2)
     assert result.exit_code == 0, result.output

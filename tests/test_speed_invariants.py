@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from click.testing import CliRunner
 
-from singan_tf.benchmark import is_official_reference, markdown_table, random_pyramid, run_benchmark
+from singan_tf.bench.timing import is_official_reference, markdown_table, random_pyramid, run_benchmark
 from singan_tf.config import preset
 from singan_tf.cost import iteration_flops
 from singan_tf.image_io import load_image
@@ -150,7 +150,7 @@ processor\t: 1
 
 
 def test_official_figures_name_their_machine_and_other_machines_are_told_apart(tmp_path):
-    from singan_tf import reference_runs
+    from singan_tf.bench import reference_runs
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(EPYC_CPUINFO)
@@ -166,7 +166,7 @@ def test_official_figures_name_their_machine_and_other_machines_are_told_apart(t
 
 @pytest.mark.parametrize("reason", [None, "this CPU is family 25 model 1"])
 def test_bench_states_a_speed_up_only_on_the_reference_machine_kind(demo_image, monkeypatch, reason):
-    from singan_tf import benchmark
+    from singan_tf.bench import timing as benchmark
 
     monkeypatch.setattr(benchmark, "is_official_reference", lambda image, config: True)
     monkeypatch.setattr(benchmark, "OFFICIAL_SEC_PER_ITER", {1: 2.0})

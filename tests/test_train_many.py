@@ -20,8 +20,8 @@ from PIL import Image
 from singan_tf import model_store
 from singan_tf.errors import SinganError
 from singan_tf.image_io import load_image
-from singan_tf.many_inputs import collect_images, image_seed, name_jobs
-from singan_tf.ray_session import import_ray, start_local_ray
+from singan_tf.many.inputs import collect_images, image_seed, name_jobs
+from singan_tf.many.ray_session import import_ray, start_local_ray
 
 from conftest import DEMO_IMAGE
 from test_cli import assert_one_line_error, run

@@ -200,7 +200,7 @@ def _trainer(reals, scale, **overrides):
     config = preset("tiny", **overrides)
     coarser = Pyramid([], [], [], plan.scale_factor, None)
     if scale:
-        from singan_tf.benchmark import random_pyramid
+        from singan_tf.bench.timing import random_pyramid
 
         coarser = random_pyramid(plan, config, scale)
     return ScaleTrainer(scale, images[scale], coarser, config, seed=5)

@@ -29,7 +29,7 @@ from singan_tf.errors import SinganError
 from singan_tf.image_io import load_image
 from singan_tf.models import PADDING, Generator
 from singan_tf.pyramid import Pyramid, build_reals, gray
-from singan_tf.reference_runs import OFFICIAL_MACHINE, OFFICIAL_PAPER_RUN_HOURS, OFFICIAL_SEC_PER_ITER, mismatch
+from singan_tf.bench.reference_runs import OFFICIAL_MACHINE, OFFICIAL_PAPER_RUN_HOURS, OFFICIAL_SEC_PER_ITER, mismatch
 from singan_tf.sampler import Sampler
 from singan_tf.scale_plan import ScalePlan, plan_scales
 from singan_tf.training import ScaleTrainer

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from singan_tf.errors import SinganError
-from singan_tf.many_inputs import ImageJob, image_seed
-from singan_tf.many_progress import ProgressDisplay
-from singan_tf.many_report import ImageRow
-from singan_tf.many_task import ProgressBoard, model_status, train_in_worker
-from singan_tf.ray_session import ray_session
+from singan_tf.many.inputs import ImageJob, image_seed
+from singan_tf.many.progress import ProgressDisplay
+from singan_tf.many.report import ImageRow
+from singan_tf.many.task import ProgressBoard, model_status, train_in_worker
+from singan_tf.many.ray_session import ray_session
 from singan_tf.train_image import is_trained
 
 POLL_SECONDS = 1.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from singan_tf.many_report import ImageRow, counts
+from singan_tf.many.report import ImageRow, counts
 
 BAR_WIDTH = 30
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from singan_tf.cli.harmonize import note
+from singan_tf.cli.notes import note
 from singan_tf.config import DEFAULT_PRESET, PRESETS
 
 
@@ -44,7 +44,8 @@ def command(target: Path, out_path: Path, model_dir: Path | None, preset: str, i
     singan-tf animate lightning1.png --start-scale 1 --beta 0.95 --frames 200 --out calm.mp4
     singan-tf animate models/lightning1 --out lightning.gif       # an existing model as it is
     """
-    from singan_tf.applications.animation import check_animation_path, train_animation_model, write_model_animation
+    from singan_tf.api import load
+    from singan_tf.applications.animation import check_animation_path, train_animation_model, write_animation
     from singan_tf.config import TrainConfig, preset as make_config
     from singan_tf.errors import SinganError
     from singan_tf.model_store import read_manifest
@@ -62,5 +63,5 @@ def command(target: Path, out_path: Path, model_dir: Path | None, preset: str, i
         train_animation_model(target, model_dir, make_config(preset, niter=iters), seed, note, progress=not quiet)
     else:
         raise SinganError(f"{target}: no such image or model folder")
-    write_model_animation(model_dir, out_path, frames, start_scale, alpha, beta, fps, seed)
+    write_animation(load(model_dir, note).animate(frames, start_scale, alpha, beta, seed), out_path, fps)
     click.echo(f"wrote {frames} frames to {out_path}")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from singan_tf.cli.harmonize import default_mask, injection_options, mask_option, note
+from singan_tf.cli.harmonize import injection_options, mask_option
+from singan_tf.cli.notes import note
 
 
 @click.command("edit")
@@ -25,10 +26,8 @@ def command(model_dir: Path, edited_image: Path, mask: Path | None, injection_sc
     singan-tf edit models/stone stone_edit.png                    # every scale
     singan-tf edit models/stone stone_edit.png --injection-scale 2 --seed 3
     """
-    from singan_tf.applications.harmonize import write_masked_injection
-    from singan_tf.applications.masks import EDITING_RADIUS
+    from singan_tf.api import load
 
     out_dir = out_dir or model_dir / "edit" / edited_image.stem
-    paths = write_masked_injection(model_dir, edited_image, mask or default_mask(edited_image), out_dir,
-                                   EDITING_RADIUS, injection_scale, seed, keep_unmasked=True, note=note)
+    paths = load(model_dir, note).edit(edited_image, mask, injection_scale, seed).save(out_dir)
     click.echo(f"wrote {len(paths)} files to {out_dir}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from singan_tf.cli.notes import note_if_unfinished
+from singan_tf.cli.notes import note
 from singan_tf.cli.options import noise_scale_option
 
 
@@ -38,9 +38,8 @@ def command(model_dir: Path, num: int, scale_from: int, noise_scale: float, seed
     singan-tf eval models/balloons --scale-from 1 --num 20 --json
     singan-tf eval models/balloons --noise-scale 1.5
     """
-    from singan_tf.evaluation import evaluate, format_report
+    from singan_tf.api import load
+    from singan_tf.evaluation import format_report
 
-    note_if_unfinished(model_dir)
-    report = evaluate(model_dir, num=num, scale_from=scale_from, seed=seed, inception_weights=inception_weights,
-                      noise_scale=noise_scale)
+    report = load(model_dir, note).evaluate(num, scale_from, seed, noise_scale, inception_weights)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from singan_tf.cli.notes import note_if_unfinished
+from singan_tf.cli.notes import note
 
 
 @click.command("export")
@@ -25,12 +25,10 @@ def command(model_dir: Path, export_base: Path, name: str, version: int | None, 
     singan-tf export models/balloons --out exports --tflite     # + exports/singan/1.tflite
     singan-tf serve exports                                     # gRPC on 127.0.0.1:8500
     """
-    from singan_tf.export.saved_model import export_saved_model
+    from singan_tf.api import load
+    from singan_tf.export.tflite import tflite_path
 
-    note_if_unfinished(model_dir)
-    version_dir = export_saved_model(model_dir, export_base, name, version)
+    version_dir = load(model_dir, note).export(export_base, name, version, tflite)
     click.echo(f"wrote {version_dir}")
     if tflite:
-        from singan_tf.export.tflite import export_tflite
-
-        click.echo(f"wrote {export_tflite(version_dir)}")
+        click.echo(f"wrote {tflite_path(version_dir)}")

@@ -10,9 +10,7 @@ from typing import Callable
 
 import click
 
-
-def note(message: str) -> None:
-    click.echo(message, err=True)
+from singan_tf.cli.notes import note
 
 
 def injection_options(function: Callable) -> Callable:
@@ -36,10 +34,6 @@ def mask_option(function: Callable) -> Callable:
     )(function)
 
 
-def default_mask(image: Path) -> Path:
-    return image.with_name(f"{image.stem}_mask{image.suffix}")
-
-
 @click.command("harmonize")
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.argument("naive_image", type=click.Path(path_type=Path))
@@ -53,10 +47,8 @@ def command(model_dir: Path, naive_image: Path, mask: Path | None, injection_sca
     singan-tf harmonize models/starry_night starry_night_naive.png             # every scale
     singan-tf harmonize models/starry_night naive.png --mask m.png --injection-scale 6
     """
-    from singan_tf.applications.harmonize import write_masked_injection
-    from singan_tf.applications.masks import HARMONIZATION_RADIUS
+    from singan_tf.api import load
 
     out_dir = out_dir or model_dir / "harmonize" / naive_image.stem
-    paths = write_masked_injection(model_dir, naive_image, mask or default_mask(naive_image), out_dir,
-                                   HARMONIZATION_RADIUS, injection_scale, seed, keep_unmasked=False, note=note)
+    paths = load(model_dir, note).harmonize(naive_image, mask, injection_scale, seed).save(out_dir)
     click.echo(f"wrote {len(paths)} files to {out_dir}")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from singan_tf.cli.harmonize import injection_options, note
+from singan_tf.cli.harmonize import injection_options
+from singan_tf.cli.notes import note
 
 
 @click.command("paint")
@@ -27,9 +28,9 @@ def command(model_dir: Path, painting: Path, injection_scale: int | None, seed: 
     singan-tf paint models/trees3 trees1.png                         # every scale
     singan-tf paint models/trees3 trees1.png --injection-scale 4 --quantize
     """
-    from singan_tf.applications.paint import write_paint
+    from singan_tf.api import load
 
     out_dir = out_dir or model_dir / "paint" / (painting.stem + ("_quantized" if quantize else ""))
-    paths = write_paint(model_dir, painting, out_dir, injection_scale, seed, quantize, iters, note=note,
-                        progress=not quiet)
+    result = load(model_dir, note).paint(painting, injection_scale, seed, quantize, iters, progress=not quiet)
+    paths = result.save(out_dir)
     click.echo(f"wrote {len(paths)} files to {out_dir}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from singan_tf.cli.notes import note_if_unfinished
+from singan_tf.cli.notes import note
 from singan_tf.cli.options import noise_scale_option
 
 
@@ -47,10 +47,11 @@ def command(model_dir: Path, num: int, seed: int, scale_from: int, noise_scale: 
     singan-tf sample models/balloons --noise-scale 1.5             # more varied than the trained model
     singan-tf sample models/balloons --height 200 --width 400 --out wide/
     """
-    from singan_tf.sample_files import write_samples
+    from singan_tf.api import load
+    from singan_tf.sample_files import save_samples
 
-    note_if_unfinished(model_dir)
+    images = load(model_dir, note).sample(num, seed, scale_from, height, width, scale_h, scale_v, noise_scale)
     if out_dir is None:
         out_dir = default_out_dir(model_dir, scale_from, noise_scale, height, width, scale_h, scale_v)
-    paths = write_samples(model_dir, out_dir, num, seed, scale_from, height, width, scale_h, scale_v, noise_scale)
+    paths = save_samples(images, seed, out_dir)
     click.echo(f"wrote {len(paths) - 1} samples and {paths[-1]}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from singan_tf.cli.harmonize import note
+from singan_tf.cli.notes import note
 from singan_tf.config import PRESETS
 
 
@@ -34,9 +34,12 @@ def command(image: Path, factor: float, out_path: Path | None, model_dir: Path |
     singan-tf super-resolve photo.png --factor 2 --preset quick --out photo_x2.png
     singan-tf super-resolve photo.png --model models/photo_sr    # reuse a trained model
     """
-    from singan_tf.applications.super_resolution import write_super_resolution
+    from singan_tf.api import load
+    from singan_tf.applications.super_resolution import train_sr_model
+    from singan_tf.image_io import save_image
 
     model_dir = model_dir or Path("models") / f"{image.stem}_sr"
     out_path = out_path or model_dir / "super-resolve" / f"{image.stem}_x{factor:g}.png"
-    write_super_resolution(image, out_path, model_dir, factor, preset, iters, seed, note=note, progress=not quiet)
+    train_sr_model(image, model_dir, factor, preset, iters, seed, note=note, progress=not quiet)
+    save_image(load(model_dir, note).super_resolve(image, factor, seed), out_path)
     click.echo(f"wrote {out_path}")

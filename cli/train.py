@@ -49,14 +49,16 @@ def command(image: Path, model_dir: Path | None, preset: str, seed: int | None, 
     singan-tf train photo.jpg --out models/photo --iters 1000 --max-size 200
     singan-tf train photo.jpg --out models/photo --resume     # after Ctrl-C, a crash or a reboot
     """
-    from singan_tf.train_image import train_image
+    from singan_tf.api import train
+    from singan_tf.train_image import SAMPLES
 
     model_dir = model_dir or Path("models") / image.stem
     try:
-        manifest, grid = train_image(image, model_dir, preset, config_overrides(settings), seed=seed, resume=resume,
-                                     progress=not quiet, tensorboard=tensorboard, checkpoint_minutes=checkpoint_minutes)
+        model = train(image, model_dir, preset, seed, resume, not quiet, checkpoint_minutes, tensorboard,
+                      **config_overrides(settings))
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: {_kept(model_dir)}; continue with "
                    f"`singan-tf train {image} --out {model_dir} --resume`", err=True)
         raise SystemExit(130)
-    click.echo(f"trained {manifest['completed_scales']} scales in {model_dir} (seed {manifest['seed']}); samples: {grid}")
+    click.echo(f"trained {model.num_scales} scales in {model_dir} (seed {model.manifest['seed']}); "
+               f"samples: {model_dir / SAMPLES / 'grid.png'}")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from singan_tf.applications.common import load_model
+from singan_tf.applications.common import TrainedModel, opened
 from singan_tf.applications.harmonize import MaskedInjection
 from singan_tf.applications.masks import HARMONIZATION_RADIUS
 from singan_tf.errors import SinganError
@@ -151,7 +151,7 @@ def model_versions(model_base: Path) -> list[int]:
     return sorted(int(p.name) for p in Path(model_base).iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def export_saved_model(model_dir: Path, export_base: Path, name: str = DEFAULT_NAME,
+def export_saved_model(model: TrainedModel | Path, export_base: Path, name: str = DEFAULT_NAME,
                        version: int | None = None) -> Path:
     """Write EXPORT_BASE/NAME/VERSION/ (VERSION defaults to the next free number); returns it.
 
@@ -165,14 +165,14 @@ def export_saved_model(model_dir: Path, export_base: Path, name: str = DEFAULT_N
     target = model_base / str(version)
     if target.exists():
         raise SinganError(f"{target} already exists; pick another --version or remove it")
-    model = load_model(model_dir)
+    model = opened(model)
     module = PyramidModule(model.sampler, MaskedInjection(model.pyramid, model.real, HARMONIZATION_RADIUS))
     partial = model_base / f".partial-{version}-{secrets.token_hex(4)}"
     try:
         tf.saved_model.save(module, str(partial), signatures=signatures(module))
         # assets.extra is where SavedModel users keep files the graph does not load; TF Serving ignores it.
         (partial / "assets.extra").mkdir(exist_ok=True)
-        shutil.copyfile(Path(model_dir) / MANIFEST, partial / "assets.extra" / MANIFEST)
+        shutil.copyfile(model.model_dir / MANIFEST, partial / "assets.extra" / MANIFEST)
         os.replace(partial, target)
     except OSError as err:
         raise SinganError(f"cannot write the export to {target}: {err.strerror or err}") from None

@@ -82,6 +82,7 @@ class TrainConfig:
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain values for the manifest (JSON): `from_dict` gives the same config back."""
         return dataclasses.asdict(self)
 
     @classmethod

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from singan_tf import metrics
+from singan_tf.applications.common import TrainedModel, opened
 from singan_tf.errors import SinganError
 from singan_tf.image_io import to_uint8
-from singan_tf.model_store import load_pyramid, load_tensors, read_manifest
+from singan_tf.sample_files import sample_pixels
 from singan_tf.sampler import Sampler
 
 METRIC_SEED = 0
@@ -43,11 +44,8 @@ def as_saved(images: np.ndarray) -> np.ndarray:
 
 def draw_samples(sampler: Sampler, num: int, seed: int, scale_from: int, noise_scale: float = 1.0) -> np.ndarray:
     """Samples at the training size for seeds seed..seed+num-1, [num, H, W, 3] as saved."""
-    h, w = sampler.finest
-    problem = sampler.request_problem(h, w, scale_from, noise_scale)
-    if problem:
-        raise SinganError(problem)
-    return np.stack([as_saved(sampler(h, w, s, scale_from, noise_scale)[0]) for s in range(seed, seed + num)])
+    pixels = sample_pixels(sampler, num, seed, scale_from, noise_scale=noise_scale)
+    return pixels.astype(np.float32) / 127.5 - 1.0
 
 
 def sifid_features(weights: Path):
@@ -70,21 +68,21 @@ def sifid_features(weights: Path):
 
 
 def evaluate(
-    model_dir: Path, num: int = 50, scale_from: int = 0, seed: int = 0, inception_weights: Path | None = None,
-    noise_scale: float = 1.0,
+    model: TrainedModel | Path, num: int = 50, scale_from: int = 0, seed: int = 0,
+    inception_weights: Path | None = None, noise_scale: float = 1.0,
 ) -> dict[str, Any]:
-    """Every metric for the model in `model_dir`; the dict `eval --json` prints."""
+    """Every metric for a model (opened, or its folder); the dict `eval --json` prints."""
     if num < 2:
         raise SinganError(f"--num must be at least 2 to measure diversity (got {num})")
     started = time.perf_counter()
-    manifest = read_manifest(model_dir)
-    pyramid = load_pyramid(model_dir, manifest)
+    model = opened(model)
+    manifest, pyramid = model.manifest, model.pyramid
     extract = sifid_features(inception_weights) if inception_weights is not None else None
-    real = load_tensors(model_dir, pyramid.num_scales - 1)["real"][0]
-    samples = draw_samples(Sampler(pyramid), num, seed, scale_from, noise_scale)
+    real = model.real.numpy()[0]
+    samples = draw_samples(model.sampler, num, seed, scale_from, noise_scale)
 
     report: dict[str, Any] = {
-        "model_dir": str(model_dir),
+        "model_dir": str(model.model_dir),
         "scales": f"{pyramid.num_scales}/{len(manifest['scale_sizes'])}",
         "image_size": list(real.shape[:2]),
         "num_samples": num,

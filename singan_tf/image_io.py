@@ -19,6 +19,8 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 from singan_tf.errors import SinganError
 
 PathLike = str | os.PathLike[str]
+# What a user may hand over as an image: a file, or what a notebook already holds.
+ImageSource = PathLike | Image.Image | np.ndarray
 
 _BACKGROUND = 128  # mid grey: neither dark nor light samples blend into it
 _LABEL_COLOUR = 0
@@ -43,6 +45,47 @@ def load_image(path: PathLike) -> np.ndarray:
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
         raise SinganError(f"cannot read image '{path}': {_reason(err)}") from err
     return (unit * 2 - 1).astype(np.float32)
+
+
+def read_image(source: ImageSource) -> np.ndarray:
+    """`load_image` for a file; a Pillow image or an array (a notebook's image, another model's
+    output) converted by the same rules, so every way in gives the same training pixels."""
+    if isinstance(source, (str, os.PathLike)):
+        return load_image(source)
+    if isinstance(source, Image.Image):
+        unit = _unit_rgb(source)
+    elif hasattr(source, "__array__"):
+        unit = _unit_array(np.asarray(source))
+    else:
+        raise SinganError(f"expected an image file, a PIL image or an array, got {type(source).__name__}")
+    return (unit * 2 - 1).astype(np.float32)
+
+
+def describe_source(source: ImageSource) -> str:
+    """How messages name an image: its file name, or what kind of object it was."""
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).name
+    return "the PIL image" if isinstance(source, Image.Image) else "the array"
+
+
+def _unit_array(array: np.ndarray) -> np.ndarray:
+    """[H, W], [H, W, 1], [H, W, 3] or [H, W, 4] pixels to [H, W, 3] in [0, 1]: 8- and 16-bit
+    integers scaled by their range, floats taken to be in [0, 1] (Pillow's 'F' rule), alpha dropped."""
+    if array.ndim == 3 and array.shape[-1] in (1, 3, 4):
+        array = array[..., 0] if array.shape[-1] == 1 else array[..., :3]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] != 3) or 0 in array.shape:
+        raise SinganError(f"expected an image array of shape [H, W], [H, W, 1], [H, W, 3] or [H, W, 4], "
+                          f"got {list(array.shape)}")
+    if array.dtype == np.uint8:  # float32 like Pillow's 8-bit modes below, for the same pixels
+        unit = array.astype(np.float32) / 255
+        return np.repeat(unit[..., np.newaxis], 3, axis=-1) if unit.ndim == 2 else unit
+    if array.dtype == np.uint16:
+        unit = array.astype(np.float64) / 65535
+    elif np.issubdtype(array.dtype, np.floating) or array.dtype == bool:
+        unit = array.astype(np.float64)
+    else:
+        raise SinganError(f"expected an image array of uint8, uint16 or float values, got {array.dtype}")
+    return _grey_to_rgb(unit) if unit.ndim == 2 else np.clip(unit, 0, 1)
 
 
 def _unit_rgb(picture: Image.Image) -> np.ndarray:
@@ -99,14 +142,17 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
     Uses the official SinGAN's denorm, clip((x + 1) / 2, 0, 1), so out-of-range generator output
     saturates instead of wrapping; then * 255 and np.round (half to even), which makes
-    load_image followed by to_uint8 return the original 8-bit values exactly.
+    load_image followed by to_uint8 return the original 8-bit values exactly. 8-bit pixels pass
+    through as they are, so anything written as an image may be handed over in either form.
     """
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8:
+        return image
     unit = np.clip((np.asarray(image, np.float32) + 1) / 2, 0, 1)
     return np.round(unit * 255).astype(np.uint8)
 
 
 def save_image(image: np.ndarray, path: PathLike) -> None:
-    """Writes a [H, W, 3] or [1, H, W, 3] float [-1, 1] image (numpy or tf tensor).
+    """Writes a [H, W, 3] or [1, H, W, 3] float [-1, 1] image (numpy or tf tensor) or uint8 pixels.
 
     The format follows the extension (PNG if there is none).  Written atomically, so an
     interrupted run never leaves a half-written sample where a finished one is expected.
@@ -168,7 +214,7 @@ def make_grid(
     pad: int = 2,
     labels: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """Tiles float [-1, 1] images of possibly different sizes into one uint8 [H, W, 3] picture.
+    """Tiles float [-1, 1] images (or uint8 pixels) of possibly different sizes into one uint8 [H, W, 3] picture.
 
     Meant for comparing samples across scales, so each column is as wide as its widest tile
     (or label) and each row as tall as its tallest tile, with tiles centred in their cells;

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from singan_tf.errors import SinganError
-from singan_tf.image_io import save_grid, save_image
+from singan_tf.image_io import save_grid, save_image, to_uint8
 from singan_tf.model_store import load_pyramid, read_manifest
 from singan_tf.sampler import Sampler
 
@@ -25,9 +25,8 @@ def resolve_size(sampler: Sampler, height: int | None, width: int | None,
     return height or fh, width or fw
 
 
-def write_samples(
-    model_dir: Path,
-    out_dir: Path,
+def sample_pixels(
+    sampler: Sampler,
     num: int,
     seed: int,
     scale_from: int = 0,
@@ -36,21 +35,30 @@ def write_samples(
     scale_h: float | None = None,
     scale_v: float | None = None,
     noise_scale: float = 1.0,
-) -> list[Path]:
-    """Sample seeds seed..seed+num-1; returns the PNG paths, the grid last."""
-    manifest = read_manifest(model_dir)
-    sampler = Sampler(load_pyramid(model_dir, manifest))
+) -> np.ndarray:
+    """[num, H, W, 3] uint8 for seeds seed..seed+num-1: the pixels the PNGs hold, whichever way
+    (command line, Python, previews) they were asked for. A bad request is refused before any runs."""
     size = resolve_size(sampler, height, width, scale_h, scale_v)
     problem = sampler.request_problem(*size, scale_from, noise_scale)
     if problem:
         raise SinganError(problem)
-    images, paths = [], []
-    for s in range(seed, seed + num):
-        image = np.asarray(sampler(*size, s, scale_from, noise_scale)[0])
-        path = Path(out_dir) / f"seed_{s:06d}.png"
-        save_image(image, path)
-        images.append(image)
-        paths.append(path)
+    return np.stack([to_uint8(np.asarray(sampler(*size, s, scale_from, noise_scale)[0]))
+                     for s in range(seed, seed + num)])
+
+
+def save_samples(images: np.ndarray, seed: int, out_dir: Path) -> list[Path]:
+    """One PNG per image, named by its seed (seed, seed+1, ...), then a labelled grid; returns the
+    paths, the grid last."""
+    paths = []
+    for s, image in enumerate(images, start=seed):
+        paths.append(Path(out_dir) / f"seed_{s:06d}.png")
+        save_image(image, paths[-1])
     grid = Path(out_dir) / "grid.png"
-    save_grid(images, grid, labels=[f"seed {s}" for s in range(seed, seed + num)])
+    save_grid(list(images), grid, labels=[f"seed {s}" for s in range(seed, seed + len(images))])
     return paths + [grid]
+
+
+def write_samples(model_dir: Path, out_dir: Path, num: int, seed: int) -> list[Path]:
+    """The samples a finished training run leaves in its folder."""
+    sampler = Sampler(load_pyramid(model_dir, read_manifest(model_dir)))
+    return save_samples(sample_pixels(sampler, num, seed), seed, out_dir)

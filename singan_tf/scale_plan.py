@@ -26,10 +26,12 @@ class ScalePlan:
 
     @property
     def num_scales(self) -> int:
+        """How many generators the pyramid has."""
         return len(self.scale_sizes)
 
     @property
     def finest_size(self) -> tuple[int, int]:
+        """(height, width) of the last scale: the training image as the model sees it."""
         return self.scale_sizes[-1]
 
     def pyramid_scale(self, scale: int) -> float:

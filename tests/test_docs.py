@@ -58,3 +58,19 @@ def test_the_readme_shows_the_demo_and_test_commands():
     for target in ("demo", "test"):
         assert f"make {target}" in readme and re.search(rf"^{target}:", makefile, re.M)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_python_api_exists():
+    """Every name the README's "From Python" block uses is part of the API."""
+    import singan_tf
+
+    section = (ROOT / "README.md").read_text().split("## From Python", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    used = {"singan_tf": re.findall(r"singan_tf\.(\w+)", code), "model": re.findall(r"model\.(\w+)", code),
+            "result": re.findall(r"result\.(\w+)", code)}
+    owners = {"singan_tf": singan_tf, "model": singan_tf.SinGAN, "result": singan_tf.InjectionResult}
+    assert all(used.values())
+    for owner, names in used.items():
+        missing = [name for name in names if not hasattr(owners[owner], name)]
+        assert not missing, f"README uses {owner}.{missing}"
+    assert "examples/quickstart.ipynb" in section and (ROOT / "examples" / "quickstart.ipynb").is_file()

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from singan_tf.errors import SinganError
-from singan_tf.image_io import image_hash, load_image, make_grid, save_grid, save_image, to_uint8
+from singan_tf.image_io import image_hash, load_image, make_grid, read_image, save_grid, save_image, to_uint8
 
 RNG = np.random.default_rng(0)
 PALETTE = [10, 20, 30, 200, 100, 50] + [0] * (256 * 3 - 6)
@@ -265,3 +265,40 @@ def test_image_hash_is_sha256_of_the_file(tmp_path):
     assert image_hash(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(SinganError, match="missing.png"):
         image_hash(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("shape, dtype", [((5, 7, 3), np.uint8), ((5, 7), np.uint8), ((5, 7, 4), np.uint8),
+                                          ((5, 7), np.uint16)], ids=["RGB", "L", "RGBA", "I;16"])
+def test_arrays_and_pil_images_read_like_the_file_they_would_be(tmp_path, shape, dtype):
+    """A notebook's array, its PIL image and the PNG written from it give the same training pixels."""
+    values = np.random.default_rng(0).integers(0, np.iinfo(dtype).max, size=shape, endpoint=True).astype(dtype)
+    picture = Image.fromarray(values)
+    picture.save(tmp_path / "image.png")
+    from_file = load_image(tmp_path / "image.png")
+    np.testing.assert_array_equal(read_image(values), from_file)
+    np.testing.assert_array_equal(read_image(picture), from_file)
+    np.testing.assert_array_equal(read_image(str(tmp_path / "image.png")), from_file)
+    if values.ndim == 2:
+        np.testing.assert_array_equal(read_image(values[..., None]), from_file)
+
+
+def test_float_arrays_are_taken_in_zero_to_one():
+    np.testing.assert_array_equal(read_image(np.array([[0.0, 0.5, 2.0]]))[0, :, 0], np.array([-1.0, 0.0, 1.0]))
+
+
+@pytest.mark.parametrize("source, expected", [
+    (np.zeros((4, 4, 2), np.uint8), r"shape \[H, W\].*got \[4, 4, 2\]"),
+    (np.zeros((0, 4, 3), np.uint8), "got \\[0, 4, 3\\]"),
+    (np.zeros((4, 4), np.int64), "uint8, uint16 or float values, got int64"),
+    (42, "expected an image file, a PIL image or an array, got int"),
+])
+def test_arrays_that_are_not_images_are_one_line_errors(source, expected):
+    with pytest.raises(SinganError, match=expected):
+        read_image(source)
+
+
+def test_uint8_pixels_are_saved_as_they_are(tmp_path):
+    pixels = np.random.default_rng(1).integers(0, 256, size=(6, 9, 3), dtype=np.uint8)
+    save_image(pixels, tmp_path / "pixels.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "pixels.png")), pixels)
+    np.testing.assert_array_equal(to_uint8(pixels), pixels)

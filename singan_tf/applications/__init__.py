@@ -2,5 +2,6 @@
 injecting an image at an intermediate scale), super-resolution and animation.
 
 Each module holds the pure-TensorFlow core of one application (usable eagerly or inside a
-tf.function) and the function that reads the user's files and writes the results.
+tf.function) and the function that runs it on a user's images; `singan_tf.api` exposes those as
+methods of the model, and `common.InjectionResult.save` writes the official files.
 """

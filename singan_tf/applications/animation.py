@@ -31,7 +31,6 @@ from singan_tf.config import TrainConfig
 from singan_tf.errors import SinganError
 from singan_tf.fit import is_finished, train_unless_finished
 from singan_tf.image_io import to_uint8
-from singan_tf.model_store import load_pyramid
 from singan_tf.pyramid import Pyramid, gray
 
 ANIMATION_MIN_SIZE = 20
@@ -137,14 +136,6 @@ def _encode_mp4(frames: Sequence[np.ndarray], path: Path, fps: int) -> None:
 def animation_config(base: TrainConfig) -> TrainConfig:
     """The official `animation_train` settings on top of a preset."""
     return base.with_overrides(min_size=ANIMATION_MIN_SIZE, noise_padding=True)
-
-
-def write_model_animation(model_dir: Path, out_path: Path, frames: int = 100, start_scale: int = 0,
-                          alpha: float = 0.1, beta: float = 0.9, fps: int = 10, seed: int = 0) -> Path:
-    """The animate command on a model folder, animated as it is."""
-    check_animation_path(out_path)
-    pyramid = load_pyramid(model_dir)
-    return write_animation(animation_frames(pyramid, frames, start_scale, alpha, beta, seed), out_path, fps)
 
 
 def train_animation_model(image_path: Path, model_dir: Path, config: TrainConfig, seed: int = 0,

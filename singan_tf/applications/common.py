@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from singan_tf.errors import SinganError
-from singan_tf.image_io import load_image, save_grid, save_image
+from singan_tf.image_io import ImageSource, describe_source, read_image, save_grid, save_image, to_uint8
 from singan_tf.model_store import load_pyramid, load_tensors, read_manifest
 from singan_tf.pyramid import Pyramid, official_resize
 from singan_tf.sampler import Sampler
@@ -54,6 +54,11 @@ def load_model(model_dir: Path) -> TrainedModel:
     return TrainedModel(Path(model_dir), manifest, pyramid, Sampler(pyramid), real)
 
 
+def opened(model: TrainedModel | Path) -> TrainedModel:
+    """For functions that take an opened model or its folder."""
+    return model if isinstance(model, TrainedModel) else load_model(model)
+
+
 def injection_scales(num_scales: int, requested: int | None) -> list[int]:
     """The scales to inject at: the one requested, or all valid ones (1..N-1)."""
     if num_scales < 2:
@@ -87,14 +92,16 @@ def fit_to_size(images: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
     return official_resize(images, height, width)
 
 
-def load_at_size(path: Path, size: Sequence[int], what: str, note: Note = ignore_note) -> tf.Tensor:
-    """A user's image as [1, H, W, 3] at the training size, with a note when it had to be resized."""
-    image = load_image(path)
+def load_at_size(source: ImageSource, size: Sequence[int], what: str, note: Note = ignore_note) -> tf.Tensor:
+    """A user's image (a file, a PIL image or an array) as [1, H, W, 3] at the training size, with a
+    note when it had to be resized."""
+    image = read_image(source)
     height, width = image.shape[:2]
     if (height, width) != tuple(size):
         stretched = abs((height / width) / (size[0] / size[1]) - 1) > 0.01
         note(
-            f"note: {what} {Path(path).name} is {height}x{width}; resized to the training size {size[0]}x{size[1]}"
+            f"note: {what} {describe_source(source)} is {height}x{width}; resized to the training size "
+            f"{size[0]}x{size[1]}"
             + (" (a different aspect ratio, so it is stretched)" if stretched else "")
         )
     return fit_to_size(tf.constant(image[None]), size)
@@ -109,6 +116,32 @@ class ResultRow:
     lead: tf.Tensor
     suffix: str
     images: dict[int, tf.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class InjectionResult:
+    """What harmonization, editing or paint-to-image made, for every injection scale it ran.
+
+    `rows` holds every kind of output (the edit's full generator output and its blend, the
+    quantised painting and its rendering); the last row is the application's result, which
+    `images` gives as 8-bit pixels. `extras` are whole-image files beside them (the mask used).
+    """
+
+    rows: tuple[ResultRow, ...]
+    extras: dict[str, tf.Tensor] = dataclasses.field(default_factory=dict)
+
+    @property
+    def images(self) -> dict[int, np.ndarray]:
+        """{injection scale: [H, W, 3] uint8}, the pixels `save` writes as start_scale=<n>*.png."""
+        return {scale: to_uint8(np.asarray(image)[0]) for scale, image in self.rows[-1].images.items()}
+
+    def save(self, out_dir: Path) -> list[Path]:
+        """The official file names (see write_results) plus <extra>.png; returns the paths, grid last."""
+        paths = []
+        for name, image in self.extras.items():
+            paths.append(Path(out_dir) / f"{name}.png")
+            save_image(image, paths[-1])
+        return paths + write_results(out_dir, self.rows)
 
 
 def write_results(out_dir: Path, rows: Sequence[ResultRow]) -> list[Path]:

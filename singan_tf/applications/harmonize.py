@@ -5,16 +5,14 @@ the soft mask. The two differ only in the mask's dilation radius (7 vs 20) and i
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import tensorflow as tf
 
 from singan_tf.applications.common import (
-    Note, ResultRow, TrainedModel, fit_to_size, ignore_note, inject_at, injection_scales, load_at_size, load_model,
-    write_results,
+    InjectionResult, Note, ResultRow, TrainedModel, fit_to_size, ignore_note, inject_at, injection_scales,
+    load_at_size,
 )
 from singan_tf.applications.masks import assert_not_empty, load_mask, soft_mask
-from singan_tf.image_io import save_image
+from singan_tf.image_io import ImageSource
 from singan_tf.pyramid import Pyramid
 from singan_tf.sampler import Sampler
 
@@ -48,38 +46,34 @@ class MaskedInjection:
         return {"generated": generated, "blended": blend(generated, self.real, soft), "mask": soft}
 
 
-def write_masked_injection(
-    model_dir: Path,
-    image_path: Path,
-    mask_path: Path,
-    out_dir: Path,
+def masked_injection(
+    model: TrainedModel,
+    image: ImageSource,
+    mask: ImageSource,
     radius: int,
     scale: int | None = None,
     seed: int = 0,
     keep_unmasked: bool = False,
     note: Note = ignore_note,
-) -> list[Path]:
-    """The harmonize/edit command: results per injection scale, the mask that was used, and a grid.
+) -> InjectionResult:
+    """Harmonization or editing of `image` inside `mask`, at one injection scale or all of them.
 
-    Written files: start_scale=<n>.png, the blended result (official harmonization); with
-    `keep_unmasked` (official editing) start_scale=<n>.png is the generator's full output and
-    start_scale=<n>_masked.png the blended one; mask_dilated.png (the mask that was used); grid.png
-    when several scales were run. Nothing is written beside the inputs (the official code writes the
+    Saved as the official scripts name their files: start_scale=<n>.png is the blended result
+    (official harmonization); with `keep_unmasked` (official editing) start_scale=<n>.png is the
+    generator's full output and start_scale=<n>_masked.png the blended one; mask_dilated.png is
+    the mask that was used. Nothing is written beside the inputs (the official code writes the
     dilated mask into the input folder).
     """
-    model: TrainedModel = load_model(model_dir)
     scales = injection_scales(model.pyramid.num_scales, scale)
-    image = load_at_size(image_path, model.size, "image", note)
-    mask = load_mask(mask_path, model.size, note)
+    image = load_at_size(image, model.size, "image", note)
+    mask = load_mask(mask, model.size, note)
     injection = MaskedInjection(model.pyramid, model.real, radius)
     results = {n: injection(image, mask, n, seed) for n in scales}
     soft = results[scales[0]]["mask"] * 2.0 - 1.0
-    mask_file = Path(out_dir) / "mask_dilated.png"
-    save_image(soft, mask_file)
     blended = {n: r["blended"] for n, r in results.items()}
     if keep_unmasked:
         generated = {n: r["generated"] for n, r in results.items()}
-        rows = [ResultRow("input", image, "", generated), ResultRow("mask", soft, "_masked", blended)]
+        rows = (ResultRow("input", image, "", generated), ResultRow("mask", soft, "_masked", blended))
     else:
-        rows = [ResultRow("input", image, "", blended)]
-    return [mask_file] + write_results(out_dir, rows)
+        rows = (ResultRow("input", image, "", blended),)
+    return InjectionResult(rows, {"mask_dilated": soft})

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from singan_tf.applications.common import Note, ignore_note, load_at_size
 from singan_tf.errors import SinganError
+from singan_tf.image_io import ImageSource, describe_source
 from singan_tf.pyramid import quantize_8bit
 
 HARMONIZATION_RADIUS = 7
@@ -88,9 +89,15 @@ def assert_not_empty(mask: tf.Tensor) -> tf.Operation:
     )
 
 
-def load_mask(path: Path, size: Sequence[int], note: Note = ignore_note) -> tf.Tensor:
+def default_mask(image: Path) -> Path:
+    """The official naming: <image stem>_mask<ext> beside the image."""
+    return Path(image).with_name(f"{Path(image).stem}_mask{Path(image).suffix}")
+
+
+def load_mask(source: ImageSource, size: Sequence[int], note: Note = ignore_note) -> tf.Tensor:
     """A user's mask (any mode: grey, RGB, RGBA, palette; channel 0 is used) at the training size."""
-    mask = load_at_size(path, size, "mask", note)
+    mask = load_at_size(source, size, "mask", note)
     if not bool(tf.reduce_any(binary_mask(mask) > 0)):
-        raise SinganError(f"mask {path} is empty: its first channel has no non-zero pixel (at {size[0]}x{size[1]})")
+        raise SinganError(f"mask {describe_source(source)} is empty: its first channel has no non-zero pixel "
+                          f"(at {size[0]}x{size[1]})")
     return mask

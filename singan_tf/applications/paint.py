@@ -19,9 +19,10 @@ import numpy as np
 import tensorflow as tf
 
 from singan_tf.applications.common import (
-    Note, ResultRow, TrainedModel, ignore_note, injection_scales, load_at_size, load_model, write_results,
+    InjectionResult, Note, ResultRow, TrainedModel, ignore_note, injection_scales, load_at_size,
 )
 from singan_tf.config import TrainConfig
+from singan_tf.image_io import ImageSource
 from singan_tf.model_store import MANIFEST, load_network_file, write_folder_atomic, write_json_atomic
 from singan_tf.models import Generator
 from singan_tf.pyramid import Pyramid, official_resize
@@ -162,27 +163,26 @@ def paint_quantized(model: TrainedModel, painting: tf.Tensor, scale: int, seed: 
     return DirectInjection(pyramid).inject(quantized, scale, seed), quantized
 
 
-def write_paint(
-    model_dir: Path,
-    painting_path: Path,
-    out_dir: Path,
+def paint(
+    model: TrainedModel,
+    painting: ImageSource,
     scale: int | None = None,
     seed: int = 0,
     quantize: bool = False,
     niter: int | None = None,
     note: Note = ignore_note,
     progress: bool = False,
-) -> list[Path]:
-    """The paint command: start_scale=<n>.png per injection scale and, for several scales, a grid led
-    by the painting; with `quantize` also start_scale=<n>_quantized_paint.png (what was injected)."""
-    model = load_model(model_dir)
+) -> InjectionResult:
+    """Paint-to-image at one injection scale or all of them; saved as start_scale=<n>.png per scale
+    and, for several scales, a grid led by the painting; with `quantize` also
+    start_scale=<n>_quantized_paint.png (what was injected)."""
     scales = injection_scales(model.pyramid.num_scales, scale)
-    painting = load_at_size(painting_path, model.size, "painting", note)
+    painting = load_at_size(painting, model.size, "painting", note)
     if not quantize:
         results = {n: model.sampler.inject(painting, n, seed) for n in scales}
-        return write_results(out_dir, [ResultRow("painting", painting, "", results)])
+        return InjectionResult((ResultRow("painting", painting, "", results),))
     results, quantized = {}, {}
     for n in scales:
         results[n], quantized[n] = paint_quantized(model, painting, n, seed, niter, progress, note)
-    rows = [ResultRow("painting", painting, "_quantized_paint", quantized), ResultRow("training", model.real, "", results)]
-    return write_results(out_dir, rows)
+    return InjectionResult((ResultRow("painting", painting, "_quantized_paint", quantized),
+                            ResultRow("training", model.real, "", results)))

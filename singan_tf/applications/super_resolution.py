@@ -12,18 +12,18 @@ from the training image at its finest scale; the first step's noise is one chann
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Sequence
 
 import tensorflow as tf
 
 from singan_tf import noise
-from singan_tf.applications.common import Note, ignore_note
+from singan_tf.applications.common import Note, TrainedModel, ignore_note
 from singan_tf.config import TrainConfig, preset
 from singan_tf.errors import SinganError
 from singan_tf.fit import is_finished, train_unless_finished
-from singan_tf.image_io import image_hash, load_image, save_image
-from singan_tf.model_store import load_pyramid, load_tensors, read_manifest
+from singan_tf.image_io import ImageSource, describe_source, image_hash, read_image
 from singan_tf.pyramid import Pyramid, gray, upsample
 
 SR_ALPHA = 100.0
@@ -74,34 +74,27 @@ def super_resolve(pyramid: Pyramid, image: tf.Tensor, factor: float, seed) -> tf
     return result[:, : round(factor * height), : round(factor * width)]
 
 
-def write_super_resolution(
-    image_path: Path,
-    out_path: Path,
-    model_dir: Path,
-    factor: float = 4.0,
-    preset_name: str = "paper",
-    niter: int | None = None,
-    seed: int = 0,
-    note: Note = ignore_note,
-    progress: bool = True,
-) -> Path:
-    """The super-resolve command. A finished model in `model_dir` is used as it is; otherwise one is
-    trained (or resumed) there the SR way. The input is the model's training image at its finest
-    scale when IMAGE is that image (official), else IMAGE as given."""
+def train_sr_model(image_path: Path, model_dir: Path, factor: float = 4.0, preset_name: str = "paper",
+                   niter: int | None = None, seed: int = 0, note: Note = ignore_note, progress: bool = True) -> None:
+    """The super-resolve command's model: a finished one in `model_dir` is used as it is; otherwise
+    one is trained (or resumed) there the SR way."""
     sr_steps(factor)
-    image_path, model_dir = Path(image_path), Path(model_dir)
     if not is_finished(model_dir):
         note(f"training an SR model (alpha {SR_ALPHA:g}, min size {SR_MIN_SIZE}) in {model_dir}")
     config = sr_config(preset(preset_name, niter=niter), factor)
-    train_unless_finished(image_path, model_dir, config, seed=seed, progress=progress)
-    manifest = read_manifest(model_dir)
+    train_unless_finished(Path(image_path), Path(model_dir), config, seed=seed, progress=progress)
+
+
+def sr_input(model: TrainedModel, image: ImageSource | None, note: Note = ignore_note) -> tf.Tensor:
+    """What gets upscaled: the model's training image at its finest scale when `image` is None or
+    that image's file (official), else `image` as given."""
+    manifest = model.manifest
     if manifest["config"]["alpha"] != SR_ALPHA:
-        note(f"note: {model_dir} was not trained for SR (alpha {manifest['config']['alpha']:g}, not {SR_ALPHA:g})")
-    pyramid = load_pyramid(model_dir, manifest)
-    if manifest["image"]["sha256"] == image_hash(image_path):
-        image = tf.constant(load_tensors(model_dir, pyramid.num_scales - 1)["real"])
-    else:
-        note(f"note: {model_dir} was trained on {manifest['image']['name']}; applying it to {image_path.name} as given")
-        image = tf.constant(load_image(image_path)[None])
-    save_image(super_resolve(pyramid, image, factor, seed), out_path)
-    return Path(out_path)
+        alpha = manifest["config"]["alpha"]
+        note(f"note: {model.model_dir} was not trained for SR (alpha {alpha:g}, not {SR_ALPHA:g})")
+    is_file = isinstance(image, (str, os.PathLike))
+    if image is None or (is_file and manifest["image"]["sha256"] == image_hash(image)):
+        return model.real
+    note(f"note: {model.model_dir} was trained on {manifest['image']['name']}; applying it to "
+         f"{describe_source(image)} as given")
+    return tf.constant(read_image(image)[None])

@@ -44,8 +44,7 @@ def as_saved(images: np.ndarray) -> np.ndarray:
 
 def draw_samples(sampler: Sampler, num: int, seed: int, scale_from: int, noise_scale: float = 1.0) -> np.ndarray:
     """Samples at the training size for seeds seed..seed+num-1, [num, H, W, 3] as saved."""
-    pixels = sample_pixels(sampler, num, seed, scale_from, noise_scale=noise_scale)
-    return pixels.astype(np.float32) / 127.5 - 1.0
+    return as_saved(sample_pixels(sampler, num, seed, scale_from, noise_scale=noise_scale))
 
 
 def sifid_features(weights: Path):

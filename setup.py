@@ -13,15 +13,18 @@ setup(
     "sample at any size, deploy as one SavedModel",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["singan_tf", "singan_tf.*"]) + ["singan_tf.cli", "singan_tf.export", "singan_tf.serving"],
+    packages=find_packages(include=["singan_tf", "singan_tf.*"])
+    + ["singan_tf.cli", "singan_tf.export", "singan_tf.serving", "singan_tf.assets"],
     package_dir={
         "singan_tf": "singan_tf",
         "singan_tf.cli": "cli",
         "singan_tf.export": "export",
         "singan_tf.serving": "serving",
+        "singan_tf.assets": "assets",
     },
+    package_data={"singan_tf.assets": ["*.png", "*.md"]},
     install_requires=requirements,
-    # `train-many` schedules its images with Ray; nothing else needs it.
-    extras_require={"cluster": ["ray==2.60.0"]},
+    # `train-many` schedules its images with Ray, `app` serves the web page with Gradio; nothing else needs them.
+    extras_require={"cluster": ["ray==2.60.0"], "app": ["gradio==6.31.0"]},
     entry_points={"console_scripts": ["singan-tf = singan_tf.cli.main:main"]},
 )

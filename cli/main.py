@@ -28,6 +28,7 @@ COMMANDS = [
     "export",
     "serve",
     "client",
+    "app",
     "eval",
     "bench",
 ]
@@ -37,7 +38,7 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-def _import_tensorflow_quietly() -> None:
+def import_tensorflow_quietly() -> None:
     """TensorFlow's C++ start-up lines (CUDA probing, oneDNN notices) bypass every log-level
     setting, so stderr is closed while it loads and finds its devices. Python errors still surface."""
     saved = os.dup(2)
@@ -56,7 +57,7 @@ def _import_tensorflow_quietly() -> None:
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         if not {"-h", "--help"} & set(sys.argv):
-            _import_tensorflow_quietly()
+            import_tensorflow_quietly()
         try:
             return super().invoke(ctx)
         except SinganError as err:

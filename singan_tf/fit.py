@@ -179,11 +179,14 @@ def fit(
     tensorboard: Path | None = None,
     on_scale_done: Callable[[int, dict[str, Any]], None] | None = None,
     checkpoint_minutes: float = checkpoint.CHECKPOINT_MINUTES,
+    on_progress: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> dict[str, Any]:
     """Train (or finish training) every scale; returns the final manifest.
 
     `resume` continues from the scale in progress's checkpoint when there is one (written every
-    `checkpoint_minutes` of wall time, 0 = never), else from the last finished scale."""
+    `checkpoint_minutes` of wall time, 0 = never), else from the last finished scale.
+    `on_progress(scale, iterations_done, losses)` hears what the progress bar shows, when it shows
+    it (the web app's live view), without a device read of its own."""
     image_path, model_dir = Path(image_path), Path(model_dir)
     image = load_image(image_path)
     plan = plan_scales(image.shape[0], image.shape[1], config)
@@ -229,6 +232,8 @@ def fit(
             if i % LOG_EVERY == 0 or i == config.niter - 1:
                 final_losses = bar.update(i, losses)
                 _check_finite(final_losses, n, i, model_dir)
+                if on_progress:
+                    on_progress(n, i + 1, final_losses)
             if checkpoints.due() and i + 1 < config.niter:  # after the last one the scale is saved
                 _check_finite({k: float(v) for k, v in losses.items()}, n, i, model_dir)
                 checkpoints.write(i + 1, time.perf_counter() - started)

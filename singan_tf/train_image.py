@@ -41,12 +41,14 @@ def train_image(
     tensorboard: Path | None = None,
     on_scale_done: Callable[[int, dict[str, Any]], None] | None = None,
     checkpoint_minutes: float = CHECKPOINT_MINUTES,
+    on_progress: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Trains (or finishes) the model, then writes the samples people look at first; returns the
     manifest and the samples' grid."""
     config = training_config(model_dir, preset, overrides, resume)
     manifest = fit(image, model_dir, config, seed=seed, resume=resume, progress=progress,
-                   tensorboard=tensorboard, on_scale_done=on_scale_done, checkpoint_minutes=checkpoint_minutes)
+                   tensorboard=tensorboard, on_scale_done=on_scale_done, checkpoint_minutes=checkpoint_minutes,
+                   on_progress=on_progress)
     grid = write_samples(model_dir, Path(model_dir) / SAMPLES, num=SAMPLE_COUNT, seed=SAMPLE_SEED)[-1]
     return manifest, grid
 

@@ -198,3 +198,18 @@ def test_bench_times_any_training_mode_from_train_flags(demo_image, monkeypatch)
     assert result.exit_code == 0, result.output
     assert (timed["scales"], timed["iters"]) == ("all", 2)
     assert timed["config"] == preset("tiny", crop_size=16, max_nfc=8, mixed_precision=True, niter=500)
+
+
+def test_app_without_gradio_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio -> ImportError
+    assert_one_line_error(run("app", "--port", 7999), "pip install 'singan-tf[app]'")
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("0.0.0.0", False), ("192.168.1.5", False), ("example.org", False)])
+def test_only_loopback_hosts_keep_the_app_on_this_machine(host, loopback):
+    from singan_tf.app.server import is_loopback
+
+    assert is_loopback(host) is loopback

@@ -20,7 +20,7 @@ import numpy as np
 from singan_tf.api import SinGAN, load
 from singan_tf.app.jobs import TrainingJob
 from singan_tf.applications.common import InjectionResult
-from singan_tf.applications.paint import kmeans
+from singan_tf.applications.paint import kmeans, nearest_centre
 from singan_tf.cli.sample import default_out_dir
 from singan_tf.config import TrainConfig
 from singan_tf.cost import describe_plan
@@ -171,7 +171,7 @@ class ModelShelf:
         model = self.open(name)
         pixels = model.real.reshape(-1, 3).astype(np.float32)
         centres = kmeans(pixels, PALETTE_SIZE)
-        nearest = np.argmin(((pixels[:, None] - centres[None]) ** 2).sum(-1), 1)
+        nearest = nearest_centre(pixels, centres)
         colours = np.rint(centres[np.argsort(-np.bincount(nearest, minlength=len(centres)))]).astype(np.uint8)
         canvas = np.broadcast_to(colours[0], (*model.size, 3)).copy()
         return [f"rgb({r}, {g}, {b})" for r, g, b in colours.tolist()], canvas

@@ -143,13 +143,14 @@ def build(shelf: ModelShelf, jobs: TrainingQueue) -> gr.Blocks:
             h, w = check_upload(path, make_config(chosen))
             return model_name_for(path), f"{Path(path).name}: {h}x{w} px, ready to train"
 
+        @_page_errors
+        def submit(path: str | None, chosen: str, seed_value: float | None, model_name: str) -> tuple[Any, str]:
+            model_name = (model_name or "").strip() or (model_name_for(path) if path else "")
+            seed_or_random = None if seed_value is None or seed_value < 0 else _whole(seed_value, "the seed")
+            return jobs.submit(shelf.training_job(model_name, path, chosen, seed_or_random)), model_name
+
         def start(path: str | None, chosen: str, seed_value: float | None, model_name: str):
-            try:
-                model_name = (model_name or "").strip() or (model_name_for(path) if path else "")
-                seed_or_random = None if seed_value is None or seed_value < 0 else _whole(seed_value, "the seed")
-                submitted = jobs.submit(shelf.training_job(model_name, path, chosen, seed_or_random))
-            except SinganError as err:
-                raise gr.Error(str(err), print_exception=False) from None
+            submitted, model_name = submit(path, chosen, seed_value, model_name)
             while True:
                 finished = submitted.finished
                 line = submitted.status(jobs.ahead_of(submitted))

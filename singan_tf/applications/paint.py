@@ -44,19 +44,19 @@ def kmeans(points: np.ndarray, k: int = COLOURS, seed: int = 0, restarts: int = 
     for _ in range(restarts):
         centres = _kmeans_plus_plus(points, k, rng)
         for _ in range(KMEANS_MAX_ITER):
-            labels = _nearest(points, centres)
+            labels = nearest_centre(points, centres)
             updated = np.array([points[labels == c].mean(0) if np.any(labels == c) else centres[c] for c in range(k)])
             converged = np.allclose(updated, centres, atol=1e-6)
             centres = updated
             if converged:
                 break
-        inertia = np.sum((points - centres[_nearest(points, centres)]) ** 2)
+        inertia = np.sum((points - centres[nearest_centre(points, centres)]) ** 2)
         if inertia < best_inertia:
             best, best_inertia = centres, inertia
     return best.astype(np.float32)
 
 
-def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def nearest_centre(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
 
 

@@ -38,6 +38,10 @@ _HELP = {
                       "bound by per-operation overhead, which XLA removes); 0 = none.",
     "mixed_precision": "Run the convolutions in bfloat16 (weights, statistics and losses stay float32). For GPUs "
                        "with bfloat16 (Ampere or newer) and CPUs with AMX; not the paper's numbers, so off by default.",
+    "small_niter": "Iterations of the scales whose training window has at most --small-max-pixels pixels (the cheap "
+                   "coarse scales, which settle every sample's layout); 0 = --niter everywhere.",
+    "small_max_pixels": "Pixels (height x width of the training window) up to which a scale trains --small-niter "
+                        "iterations.",
 }
 
 

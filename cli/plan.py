@@ -34,13 +34,14 @@ def command(image: Path, preset: str, as_json: bool, **settings) -> None:
         f"{image}: {report['source_size'][0]}x{report['source_size'][1]} -> {report['num_scales']} scales, "
         f"fitted scale factor {report['scale_factor']:.4f}"
     )
-    click.echo(f"{'scale':>5} {'size (HxW)':>11} {'channels':>8} {'G params':>9} {'D params':>9} {'GFLOP/iter':>10}")
+    click.echo(f"{'scale':>5} {'size (HxW)':>11} {'channels':>8} {'G params':>9} {'D params':>9} {'GFLOP/iter':>10} "
+               f"{'iters':>6}")
     for s in report["scales"]:
         click.echo(
             f"{s['scale']:>5} {s['height']:>5}x{s['width']:<5} {s['channels']:>8} {s['generator_params']:>9,} "
-            f"{s['discriminator_params']:>9,} {s['gflop_per_iter']:>10.1f}"
+            f"{s['discriminator_params']:>9,} {s['gflop_per_iter']:>10.1f} {s['niter']:>6}"
         )
     click.echo(
-        f"total: {report['total_tflop']:.1f} TFLOP for {config.niter} iterations per scale "
+        f"total: {report['total_tflop']:.1f} TFLOP for {sum(s['niter'] for s in report['scales'])} iterations "
         f"(about {report['hours_at_100_gflops']:.1f} h at 100 GFLOP/s, a 2-core CPU; minutes on a GPU)"
     )

@@ -52,6 +52,11 @@ class TrainConfig:
     # Opt-in for accelerators: bfloat16 convolutions (models.MIXED_POLICY). It changes the numbers,
     # so no preset turns it on.
     mixed_precision: bool = False
+    # Iterations by cost: scales whose training window has at most small_max_pixels pixels train
+    # small_niter iterations instead of niter (0 = niter everywhere). The coarse scales settle the
+    # structure every sample inherits and cost little; the fine ones cost nearly all of a run.
+    small_niter: int = 0
+    small_max_pixels: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -64,10 +69,25 @@ class TrainConfig:
             problems.append(f"scale_factor must be in [0.1, 1) (got {self.scale_factor})")
         if self.crop_size and self.crop_size < 11:
             problems.append(f"crop_size must be 0 (whole image) or at least 11, one critic patch (got {self.crop_size})")
+        if self.small_niter < 0 or self.small_max_pixels < 0:
+            problems.append("small_niter and small_max_pixels must be 0 (off) or positive")
         if self.niter < 1 or self.d_steps < 1 or self.g_steps < 1 or self.nfc < 1:
             problems.append("niter, d_steps, g_steps and nfc must be positive")
         if problems:
             raise SinganError("; ".join(problems))
+
+    def training_window(self, height: int, width: int) -> tuple[int, int]:
+        """The part of a scale one training step sees: the whole image, or at most crop_size per side."""
+        if not self.crop_size:
+            return height, width
+        return min(height, self.crop_size), min(width, self.crop_size)
+
+    def iterations(self, height: int, width: int) -> int:
+        """Training iterations of a scale of this size (`small_niter`, else `niter`)."""
+        window_h, window_w = self.training_window(height, width)
+        if self.small_niter and window_h * window_w <= self.small_max_pixels:
+            return self.small_niter
+        return self.niter
 
     def uses_xla(self, height: int, width: int) -> bool:
         """Whether a scale of this size compiles its training iteration with XLA."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from singan_tf.config import TrainConfig
 from singan_tf.models import KERNEL_SIZE, NUM_LAYERS, PADDING
-from singan_tf.scale_plan import plan_scales, training_window
+from singan_tf.scale_plan import plan_scales
 
 _TAPS = KERNEL_SIZE * KERNEL_SIZE
 
@@ -47,7 +47,7 @@ def iteration_flops(sizes: list[tuple[int, int]], channels: list[int], scale: in
     """One training iteration at `scale`: d_steps critic steps (each with a random pass through
     the frozen coarser generators at their full size) and g_steps generator steps with the
     reconstruction, both networks on the training window (`crop_size`)."""
-    h, w = training_window(*sizes[scale], config.crop_size)
+    h, w = config.training_window(*sizes[scale])
     g, d = generator_flops(h, w, channels[scale]), discriminator_flops(h, w, channels[scale])
     coarser = sum(generator_flops(*sizes[k], channels[k]) for k in range(scale))
     critic_step = coarser + g + 3 * d + 3 * d + 6 * d
@@ -63,9 +63,9 @@ def describe_plan(image_size: tuple[int, int], config: TrainConfig) -> dict[str,
         scales.append({
             "scale": n, "height": h, "width": w, "channels": c,
             "generator_params": parameter_count(c, 3), "discriminator_params": parameter_count(c, 1),
-            "gflop_per_iter": iteration_flops(sizes, channels, n, config) / 1e9,
+            "gflop_per_iter": iteration_flops(sizes, channels, n, config) / 1e9, "niter": config.iterations(h, w),
         })
-    total_tflop = sum(s["gflop_per_iter"] for s in scales) * config.niter / 1e3
+    total_tflop = sum(s["gflop_per_iter"] * s["niter"] for s in scales) / 1e3
     return {
         "source_size": list(plan.source_size),
         "num_scales": plan.num_scales,

@@ -148,7 +148,7 @@ class _Checkpoints:
                 "software": _software()}
         checkpoint.write_checkpoint(self.model_dir, self.trainer.state, meta)
         self.manifest["in_progress"] = {"scale": self.trainer.scale, "iterations_done": iterations_done,
-                                        "niter": self.trainer.config.niter, "checkpoint": checkpoint.CHECKPOINT}
+                                        "niter": self.trainer.niter, "checkpoint": checkpoint.CHECKPOINT}
         model_store.write_json_atomic(self.model_dir / model_store.MANIFEST, self.manifest)
         self.next_due = time.monotonic() + self.interval
 
@@ -225,16 +225,16 @@ def fit(
         checkpoints = _Checkpoints(model_dir, manifest, trainer, checkpoint_minutes)
         start, spent = checkpoints.resume_point()
         started = time.perf_counter() - spent
-        bar = _Progress(n, plan.num_scales, config.niter, progress, writer, start)
+        bar = _Progress(n, plan.num_scales, trainer.niter, progress, writer, start)
         iteration = trainer.traced_iteration()
-        for i in range(start, config.niter):
+        for i in range(start, trainer.niter):
             losses = iteration(tf.constant(i))
-            if i % LOG_EVERY == 0 or i == config.niter - 1:
+            if i % LOG_EVERY == 0 or i == trainer.niter - 1:
                 final_losses = bar.update(i, losses)
                 _check_finite(final_losses, n, i, model_dir)
                 if on_progress:
                     on_progress(n, i + 1, final_losses)
-            if checkpoints.due() and i + 1 < config.niter:  # after the last one the scale is saved
+            if checkpoints.due() and i + 1 < trainer.niter:  # after the last one the scale is saved
                 _check_finite({k: float(v) for k, v in losses.items()}, n, i, model_dir)
                 checkpoints.write(i + 1, time.perf_counter() - started)
         seconds = time.perf_counter() - started
@@ -253,7 +253,8 @@ def fit(
             with writer.as_default(step=n):
                 tf.summary.image("preview", make_grid(preview[0], columns=len(preview[0]), labels=preview[1])[None])
         manifest["noise_amps"].append(trainer.noise_amp)
-        manifest["scales"].append({"train_seconds": round(seconds, 3), "final_losses": final_losses})
+        manifest["scales"].append({"train_seconds": round(seconds, 3), "iterations": trainer.niter,
+                                   "final_losses": final_losses})
         manifest["completed_scales"] = n + 1
         manifest.pop("in_progress", None)
         model_store.write_json_atomic(model_dir / model_store.MANIFEST, manifest)

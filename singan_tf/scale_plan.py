@@ -72,9 +72,3 @@ def plan_scales(height: int, width: int, config: TrainConfig) -> ScalePlan:
         channels=tuple(config.channels(i) for i in range(stop_scale + 1)),
     )
 
-
-def training_window(height: int, width: int, crop_size: int) -> tuple[int, int]:
-    """The part of a scale one training step sees: the whole image, or at most crop_size per side."""
-    if not crop_size:
-        return height, width
-    return min(height, crop_size), min(width, crop_size)

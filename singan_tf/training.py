@@ -15,12 +15,11 @@ import tensorflow as tf
 from singan_tf.config import TrainConfig
 from singan_tf.models import PADDING, Discriminator, Generator, mixed_policy
 from singan_tf.pyramid import Pyramid, generator_input, gray, noise_size, upsample
-from singan_tf.scale_plan import training_window
 
 Z_STAR_SALT = 3000
 
 
-def _adam(learning_rate: float, steps_per_iteration: int, config: TrainConfig,
+def _adam(learning_rate: float, steps_per_iteration: int, niter: int, config: TrainConfig,
           loss_scaling: bool = False, name: str = "adam") -> keras.optimizers.Optimizer:
     """Adam as the official code sets it up, with its one LR drop (x gamma at 80% of the iterations).
 
@@ -30,7 +29,7 @@ def _adam(learning_rate: float, steps_per_iteration: int, config: TrainConfig,
     the variables' paths, which a checkpoint is matched by: Keras' automatic names count optimizers
     per process, so a resumed process would name them differently.
     """
-    boundary = int(config.lr_decay_at * config.niter) * steps_per_iteration - 1
+    boundary = int(config.lr_decay_at * niter) * steps_per_iteration - 1
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
         [boundary], [learning_rate, learning_rate * config.gamma]
     )
@@ -67,6 +66,8 @@ class ScaleTrainer:
         self.coarser = coarser
         self.config = config
         self.key = tf.random.experimental.stateless_fold_in(tf.constant([0, seed], tf.int64), scale)
+        _, h, w, _ = real.shape
+        self.niter = config.iterations(h, w)
         channels = config.channels(scale)
         policy = conv_dtype(config)
         self.generator = Generator(channels, seed=seed * 1000 + 2 * scale, conv_dtype=policy, name=f"G{scale}")
@@ -77,12 +78,11 @@ class ScaleTrainer:
             self.generator.set_weights(warm_start[0].get_weights())
             self.discriminator.set_weights(warm_start[1].get_weights())
         float16 = policy == "mixed_float16"
-        self.opt_g = _adam(config.lr_g, config.g_steps, config, loss_scaling=float16, name=f"adam_G{scale}")
-        self.opt_d = _adam(config.lr_d, config.d_steps, config, loss_scaling=float16, name=f"adam_D{scale}")
+        self.opt_g = _adam(config.lr_g, config.g_steps, self.niter, config, loss_scaling=float16, name=f"adam_G{scale}")
+        self.opt_d = _adam(config.lr_d, config.d_steps, self.niter, config, loss_scaling=float16, name=f"adam_D{scale}")
         self.opt_g.build(self.generator.trainable_variables)
         self.opt_d.build(self.discriminator.trainable_variables)
 
-        _, h, w, _ = real.shape
         self.noise_shape = [1, *noise_size(h, w, config.noise_padding), 3]
         if scale == 0:
             self.z_prev = tf.zeros_like(real)
@@ -91,7 +91,7 @@ class ScaleTrainer:
             self.z_prev = upsample(coarser.reconstruct(), h, w, coarser.scale_factor)
             rmse = tf.sqrt(tf.reduce_mean(tf.square(real - self.z_prev)))
             self.noise_amp = config.noise_amp * float(rmse)
-        self.window = training_window(h, w, config.crop_size)
+        self.window = config.training_window(h, w)
         # The steps are functions of their own so each is traced once however many times it runs;
         # XLA inlines them into the one compiled iteration.
         self._compiled_critic_step = tf.function(self._critic_step, autograph=False)
@@ -127,7 +127,7 @@ class ScaleTrainer:
     @property
     def z_star(self) -> tf.Tensor | None:
         """The scale-0 reconstruction noise the model keeps: the last iteration's draw (or the fixed one)."""
-        return self.reconstruction_noise(tf.constant(self.config.niter - 1)) if self.scale == 0 else None
+        return self.reconstruction_noise(tf.constant(self.niter - 1)) if self.scale == 0 else None
 
     def _key(self, iteration: tf.Tensor, salt) -> tf.Tensor:
         """A random key for (seed, scale, iteration, salt), so a resumed run draws the same numbers."""

@@ -3,8 +3,10 @@ tiny trained model reused by every test that only needs *a* model (training is t
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
+from typing import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -42,6 +44,23 @@ def shared_images() -> Path:
     return SHARED_IMAGES
 
 
+def trained_once(tmp_path_factory: pytest.TempPathFactory, name: str, train: Callable[[Path], None]) -> Path:
+    """A model every test process of this pytest run shares: session fixtures run once per xdist
+    worker, and training is the slow part, so the first worker trains into the run's common temp
+    folder while the others wait on a lock and then read the same files."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # pytest-N/, above every worker's popen-gwK/
+    model_dir, done = root / "shared-models" / name / "balloons", root / "shared-models" / f"{name}.done"
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(root / "shared-models" / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            train(model_dir)
+            done.touch()
+    return model_dir
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-scale model of the demo image (24x32 finest) with the `tiny` preset. Read-only: copy it
@@ -49,9 +68,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from singan_tf.config import preset
     from singan_tf.fit import fit
 
-    model_dir = tmp_path_factory.mktemp("tiny_model") / "balloons"
-    fit(DEMO_IMAGE, model_dir, preset("tiny"), seed=TINY_SEED, progress=False)
-    return model_dir
+    return trained_once(tmp_path_factory, "tiny_model",
+                        lambda out: fit(DEMO_IMAGE, out, preset("tiny"), seed=TINY_SEED, progress=False))
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +84,5 @@ def deep_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from singan_tf.config import preset
     from singan_tf.fit import fit
 
-    model_dir = tmp_path_factory.mktemp("deep_model") / "balloons"
     config = preset("tiny", niter=30, min_size=14, fixed_z_star=True)
-    fit(DEMO_IMAGE, model_dir, config, seed=3, progress=False)
-    return model_dir
+    return trained_once(tmp_path_factory, "deep_model", lambda out: fit(DEMO_IMAGE, out, config, seed=3, progress=False))

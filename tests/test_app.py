@@ -160,7 +160,7 @@ def test_a_killed_training_fails_alone_and_resumes_from_its_finished_scales(app)
 
 
 def test_time_left_comes_from_the_rate_so_far_and_the_cost_still_to_run():
-    job = TrainingJob("m", Path("i.png"), Path("m"), "tiny", 0, False, niter=100, scale_gflop=[10.0, 30.0])
+    job = TrainingJob("m", Path("i.png"), Path("m"), "tiny", 0, False, scale_niter=[100, 100], scale_gflop=[10.0, 30.0])
     assert job.seconds_left() is None and job.status() == "starting"
     job.state = "running"  # as the queue sets it when the process starts
     job.record(("progress", 0, 50, {"d_loss": 1.0}), now=100.0)

@@ -41,6 +41,19 @@ def test_plan_prints_the_official_pyramid(demo_image):
     expected = plan_scales(186, 248, preset("paper", max_size=120))
     assert [(s["height"], s["width"]) for s in report["scales"]] == list(expected.scale_sizes)
     assert report["scale_factor"] == pytest.approx(expected.scale_factor)
+    assert [s["niter"] for s in report["scales"]] == [2000] * expected.num_scales
+
+
+def test_plan_counts_each_scales_own_iterations(demo_image):
+    """--small-niter: 2000 iterations where the scale has at most 5000 pixels, --niter 1000 above."""
+    report = json.loads(run("plan", demo_image, "--json", "--max-size", 96, "--niter", 1000,
+                            "--small-niter", 2000, "--small-max-pixels", 5000).output)
+    scales = report["scales"]
+    assert [s["niter"] for s in scales] == [2000 if s["height"] * s["width"] <= 5000 else 1000 for s in scales]
+    assert {s["niter"] for s in scales} == {1000, 2000}
+    assert report["total_tflop"] == pytest.approx(sum(s["gflop_per_iter"] * s["niter"] for s in scales) / 1e3)
+    assert "for 9000 iterations" in run("plan", demo_image, "--max-size", 96, "--niter", 1000, "--small-niter", 2000,
+                                        "--small-max-pixels", 5000).output
 
 
 def _write_16bit_gray(path, h=40, w=54):
@@ -49,17 +62,24 @@ def _write_16bit_gray(path, h=40, w=54):
     Image.fromarray(np.clip(ramp, 0, 65535).astype(np.uint16)).save(path)
 
 
-def test_train_a_16bit_grayscale_png_then_sample_it(tmp_path, caplog):
+def test_train_a_16bit_grayscale_png_with_tensorboard_logs_then_sample_it(tmp_path, caplog):
     """Five scales of three iterations, a preview per scale, then the samples: TensorFlow's warning
     about functions traced over and over came from the fifth Sampler and from short scales."""
-    image = tmp_path / "gray16.png"
+    image, logs = tmp_path / "gray16.png", tmp_path / "tb"
     _write_16bit_gray(image)
     assert Image.open(image).mode.startswith("I;16")
     model = tmp_path / "model"
     result = run("train", image, "--out", model, "--preset", "tiny", "--iters", 3, "--seed", 1, "--min-size", 11,
-                 "--quiet")
+                 "--quiet", "--tensorboard", logs)
     assert result.exit_code == 0, result.output
     assert not [r.getMessage() for r in caplog.records if r.name == "tensorflow"]
+    import tensorflow as tf
+
+    tags = set()
+    for event_file in logs.iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            tags |= {value.tag for value in event.summary.value}
+    assert {"scale_00/rec", "scale_04/d_loss", "preview"} <= tags
     manifest = json.loads((model / "manifest.json").read_text())
     assert manifest["completed_scales"] == len(manifest["scale_sizes"]) == 5
     assert manifest["config"]["niter"] == 3 and manifest["seed"] == 1
@@ -164,20 +184,6 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path, demo_image, monkeyp
     monkeypatch.setattr(singan_tf.train_image, "fit", interrupted)
     result = run("train", demo_image, "--out", tmp_path / "m", "--preset", "tiny")
     assert result.exit_code == 130 and "--resume" in result.output
-
-
-def test_tensorboard_logs_losses_and_previews(tmp_path, demo_image):
-    logs = tmp_path / "tb"
-    result = run("train", demo_image, "--out", tmp_path / "m", "--preset", "tiny", "--iters", 2, "--seed", 0,
-                 "--quiet", "--tensorboard", logs)
-    assert result.exit_code == 0, result.output
-    import tensorflow as tf
-
-    tags = set()
-    for event_file in logs.iterdir():
-        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
-            tags |= {value.tag for value in event.summary.value}
-    assert {"scale_00/rec", "scale_01/d_loss", "preview"} <= tags
 
 
 def test_bench_times_any_training_mode_from_train_flags(demo_image, monkeypatch):

@@ -18,16 +18,20 @@ from singan_tf.scale_plan import plan_scales
 from singan_tf.training import ScaleTrainer
 
 
-@pytest.fixture(scope="module", params=[{}, {"xla": True}, {"xla_max_pixels": 24 * 32}, {"xla_max_pixels": 100}],
-                ids=["plain", "xla", "xla-small-scale", "oneDNN-above-the-limit"])
-def trainer(request, demo_image) -> ScaleTrainer:
-    """Scale 1 (24x32) of the tiny preset: plain tf.function (the default), XLA for every scale, XLA
-    for scales up to 24x32 pixels, and a limit below it; run for 4 iterations, so the iteration
-    includes the pass through a coarser generator."""
-    config = preset("tiny", **request.param)
+def _scale_1_trainer(demo_image, **overrides) -> ScaleTrainer:
+    config = preset("tiny", **overrides)
     image = load_image(demo_image)
     plan = plan_scales(*image.shape[:2], config)
-    trainer = ScaleTrainer(1, build_reals(image, plan)[1], random_pyramid(plan, config, 1), config, seed=3)
+    return ScaleTrainer(1, build_reals(image, plan)[1], random_pyramid(plan, config, 1), config, seed=3)
+
+
+@pytest.fixture(scope="module", params=[{}, {"xla": True}, {"xla_max_pixels": 100}],
+                ids=["plain", "xla", "oneDNN-above-the-limit"])
+def trainer(request, demo_image) -> ScaleTrainer:
+    """Scale 1 (24x32) of the tiny preset: plain tf.function (the default), XLA for every scale, and
+    an XLA limit below this scale; run for 4 iterations, so the iteration includes the pass through
+    a coarser generator."""
+    trainer = _scale_1_trainer(demo_image, **request.param)
     for i in range(4):
         trainer.iteration(tf.constant(i))
     return trainer
@@ -42,8 +46,13 @@ def test_iteration_is_one_graph_without_host_calls(trainer):
     assert trainer.iteration.experimental_get_tracing_count() == 1
     op_types = {op.type for op in concrete.graph.get_operations()}
     assert not op_types & {"PyFunc", "EagerPyFunc", "PyFuncStateless"}
-    expect_xla = trainer.config.xla or trainer.config.xla_max_pixels >= 24 * 32
-    assert concrete.function_def.attr["_XlaMustCompile"].b == expect_xla
+    assert concrete.function_def.attr["_XlaMustCompile"].b == trainer.config.xla
+
+
+def test_a_scale_within_the_xla_limit_compiles_with_xla(demo_image):
+    """Traced, not run: compiling and running XLA is the `xla` case above."""
+    trainer = _scale_1_trainer(demo_image, xla_max_pixels=24 * 32)
+    assert trainer.traced_iteration().function_def.attr["_XlaMustCompile"].b
 
 
 @pytest.mark.parametrize("policy,compute", [("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16")])
@@ -184,12 +193,15 @@ def test_bench_states_a_speed_up_only_on_the_reference_machine_kind(demo_image, 
 
 
 def test_bench_of_all_scales_estimates_the_whole_run(demo_image):
-    config = preset("tiny", niter=7)
+    """Each scale's minutes come from its own iterations: 11 at scale 0 (`small_niter`), 7 above."""
+    h0, w0 = plan_scales(186, 248, preset("tiny")).scale_sizes[0]
+    config = preset("tiny", niter=7, small_niter=11, small_max_pixels=h0 * w0)
     report = run_benchmark(demo_image, config, scales="all", iters=1, sampling=False, matmul_size=64)
     rows = report["train"]
     assert [row["scale"] for row in rows] == [0, 1]
-    for row in rows:
-        assert row["scale_minutes"] == pytest.approx((7 * row["sec_per_iter"] + row["compile_sec"]) / 60)
+    for row, niter in zip(rows, (11, 7)):
+        assert row["niter"] == niter
+        assert row["scale_minutes"] == pytest.approx((niter * row["sec_per_iter"] + row["compile_sec"]) / 60)
     assert report["run_minutes"] == pytest.approx(sum(row["scale_minutes"] for row in rows))
     assert report["official_paper_run"]["hours"] == 15.0
     assert "The whole run:" in markdown_table(report)

@@ -126,7 +126,8 @@ class ModelShelf:
         done = read_manifest(model_dir)["completed_scales"] if resume else 0
         return TrainingJob(
             name=name, image=image, model_dir=model_dir, preset=preset, seed=seed, resume=resume,
-            niter=config.niter, scale_gflop=[s["gflop_per_iter"] * config.niter for s in cost["scales"]],
+            scale_niter=[s["niter"] for s in cost["scales"]],
+            scale_gflop=[s["gflop_per_iter"] * s["niter"] for s in cost["scales"]],
             previews=self.previews(name) if resume else [], scale=min(done, cost["num_scales"] - 1),
         )
 

@@ -37,7 +37,7 @@ class TrainingJob:
     preset: str
     seed: int | None
     resume: bool
-    niter: int
+    scale_niter: list[int]
     scale_gflop: list[float]
     previews: list[str] = dataclasses.field(default_factory=list)
     id: int = 0
@@ -60,7 +60,7 @@ class TrainingJob:
         return self.state in FINISHED_STATES
 
     def gflop_done(self) -> float:
-        return sum(self.scale_gflop[: self.scale]) + self.scale_gflop[self.scale] * self.iterations_done / self.niter
+        return sum(self.scale_gflop[: self.scale]) + self.scale_gflop[self.scale] * self.iterations_done / self.scale_niter[self.scale]
 
     def record(self, event: tuple, now: float | None = None) -> None:
         """Fold one event from the worker into what the page shows."""
@@ -78,7 +78,7 @@ class TrainingJob:
                 self.scale, self.iterations_done = scale + 1, 0
         elif kind == "done":
             self.state, self.grid = DONE, values[0]
-            self.scale, self.iterations_done = self.num_scales - 1, self.niter
+            self.scale, self.iterations_done = self.num_scales - 1, self.scale_niter[-1]
         elif kind == "error":
             self.state, self.message = FAILED, values[0]
 
@@ -99,7 +99,7 @@ class TrainingJob:
             return f"done, {self.num_scales} scales in {self.model_dir}"
         if self.state in (FAILED, CANCELLED):
             return f"{self.state}: {self.message}"
-        line = f"scale {self.scale + 1}/{self.num_scales}, iteration {self.iterations_done}/{self.niter}"
+        line = f"scale {self.scale + 1}/{self.num_scales}, iteration {self.iterations_done}/{self.scale_niter[self.scale]}"
         if self.losses:
             line += " - " + " ".join(f"{k} {v:.4f}" for k, v in self.losses.items())
         left = self.seconds_left()

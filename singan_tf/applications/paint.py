@@ -110,8 +110,8 @@ def _train_quantized(model: TrainedModel, scale: int, centres, config: TrainConf
     coarser = dataclasses.replace(pyramid, generators=pyramid.generators[:scale], noise_amps=pyramid.noise_amps[:scale],
                                   scale_sizes=pyramid.scale_sizes[:scale])
     trainer = QuantizedScaleTrainer(scale, model.real_at(scale), coarser, config, model.manifest["seed"], centres)
-    bar = keras.utils.Progbar(config.niter) if progress else None
-    for i in range(config.niter):
+    bar = keras.utils.Progbar(trainer.niter) if progress else None
+    for i in range(trainer.niter):
         trainer.iteration(tf.constant(i))
         if bar is not None:
             bar.update(i + 1)
@@ -122,22 +122,25 @@ def retrain_quantized(model: TrainedModel, scale: int, centres, niter: int | Non
                       progress: bool = False, note: Note = ignore_note) -> Pyramid:
     """The model's pyramid with G_scale replaced by one trained on colour-quantised inputs: trained
     once per setting and kept in the model folder, then loaded in seconds."""
-    config = TrainConfig.from_dict(model.manifest["config"]).with_overrides(niter=niter)
-    folder = retrained_dir(model, scale, centres, config.niter)
+    config = TrainConfig.from_dict(model.manifest["config"])
+    if niter is not None:  # these iterations, whatever the model's schedule gave this scale
+        config = config.with_overrides(niter=niter, small_niter=0)
     size = model.pyramid.scale_sizes[scale]
+    iterations = config.iterations(*size)
+    folder = retrained_dir(model, scale, centres, iterations)
     if (folder / "retrained.json").is_file():
         note(f"reusing scale {scale} re-trained on 5-colour inputs ({folder})")
         noise_amp = json.loads((folder / "retrained.json").read_text())["noise_amp"]
         generator = load_network_file(folder / "generator.weights.h5", Generator, config.channels(scale), size,
                                       name=f"G{scale}")
     else:
-        note(f"re-training scale {scale} on 5-colour inputs ({config.niter} iterations)")
+        note(f"re-training scale {scale} on 5-colour inputs ({iterations} iterations)")
         trainer = _train_quantized(model, scale, centres, config, progress)
         generator, noise_amp = trainer.generator, trainer.noise_amp
 
         def write(partial: Path) -> None:
             generator.save_weights(str(partial / "generator.weights.h5"))
-            info = {"scale": scale, "niter": config.niter, "noise_amp": noise_amp, "centres": np.asarray(centres).tolist()}
+            info = {"scale": scale, "niter": iterations, "noise_amp": noise_amp, "centres": np.asarray(centres).tolist()}
             write_json_atomic(partial / "retrained.json", info)
 
         write_folder_atomic(folder, write)

@@ -245,7 +245,8 @@ def run_benchmark(
             if report["official_reference"]["mismatch"] is None:
                 row["speedup_vs_official"] = official[scale] / row["sec_per_iter"]
         # What training this scale takes with this config: its iterations plus the compilation.
-        row["scale_minutes"] = (config.niter * row["sec_per_iter"] + row["compile_sec"]) / 60
+        row["niter"] = config.iterations(h, w)
+        row["scale_minutes"] = (row["niter"] * row["sec_per_iter"] + row["compile_sec"]) / 60
         report["train"].append(row)
         log(f"  {row['sec_per_iter']:.2f} s/iter, compile {row['compile_sec']:.1f} s")
     if len(scales) == plan.num_scales:
@@ -281,7 +282,7 @@ def _cpu_name() -> str:
 def markdown_table(report: dict[str, Any]) -> str:
     """The training rows as a Markdown table, plus the peaks and sampling latency under it."""
     with_official = any("official_sec_per_iter" in row for row in report["train"])
-    header = ["scale", "size", "channels", "GFLOP/iter", "s/iter", "CPU s/iter", "compile s", "minutes", "GFLOP/s",
+    header = ["scale", "size", "channels", "GFLOP/iter", "s/iter", "CPU s/iter", "compile s", "iters", "minutes", "GFLOP/s",
               "% conv peak", "% conv here", "% conv mix here"]
     if with_official:
         header += ["official s/iter", "speed-up"]
@@ -290,15 +291,14 @@ def markdown_table(report: dict[str, Any]) -> str:
         cells = [
             str(row["scale"]), f"{row['height']}x{row['width']}", str(row["channels"]), f"{row['gflop_per_iter']:.0f}",
             f"{row['sec_per_iter']:.2f}", f"{row['cpu_sec_per_iter']:.2f}", f"{row['compile_sec']:.1f}",
-            f"{row['scale_minutes']:.1f}", f"{row['gflops']:.1f}",
+            str(row["niter"]), f"{row['scale_minutes']:.1f}", f"{row['gflops']:.1f}",
             f"{row['pct_of_conv_peak']:.0f}%", f"{row['pct_of_conv_here']:.0f}%", f"{row['pct_of_conv_mix_here']:.0f}%",
         ]
         if with_official:
             official, speedup = row.get("official_sec_per_iter"), row.get("speedup_vs_official")
             cells += [f"{official:g}" if official else "", f"{speedup:.2f}x" if speedup else ""]
         lines.append("| " + " | ".join(cells) + " |")
-    niter = report["config"]["niter"]
-    lines += ["", f"minutes: what training the scale takes with these settings ({niter} iterations x s/iter + compile)."]
+    lines += ["", "minutes: what training the scale takes with these settings (iters x s/iter + compile)."]
     if "run_minutes" in report:
         lines += [f"The whole run: {report['run_minutes']:.1f} minutes."]
     if "official_paper_run" in report:

@@ -253,7 +253,7 @@ def fit(
             with writer.as_default(step=n):
                 tf.summary.image("preview", make_grid(preview[0], columns=len(preview[0]), labels=preview[1])[None])
         manifest["noise_amps"].append(trainer.noise_amp)
-        manifest["scales"].append({"train_seconds": round(seconds, 3), "iterations": trainer.niter,
+        manifest["scales"].append({"train_seconds": round(seconds, 3), "niter": trainer.niter,
                                    "final_losses": final_losses})
         manifest["completed_scales"] = n + 1
         manifest.pop("in_progress", None)

@@ -121,7 +121,7 @@ def test_manifest_records_the_contract(tiny_model, demo_image):
     assert manifest["completed_scales"] == plan.num_scales == len(manifest["noise_amps"]) == len(manifest["scales"])
     assert manifest["seed"] == TINY_SEED
     assert all(s["train_seconds"] > 0 and set(s["final_losses"]) >= {"rec", "d_loss", "gp"} for s in manifest["scales"])
-    assert [s["iterations"] for s in manifest["scales"]] == [preset("tiny").niter] * plan.num_scales
+    assert [s["niter"] for s in manifest["scales"]] == [preset("tiny").niter] * plan.num_scales
     for n in range(plan.num_scales):
         folder = model_store.scale_dir(tiny_model, n)
         assert {p.name for p in folder.iterdir()} == {
@@ -282,7 +282,7 @@ def test_cropped_training_with_an_iteration_schedule_learns_and_resumes_exactly(
         np.testing.assert_array_equal(ours, theirs)
     assert reached == {0: 30, 1: 20}
     for run in ("resumed", "whole"):
-        assert [s["iterations"] for s in model_store.read_manifest(tmp_path / run)["scales"]] == [30, 20]
+        assert [s["niter"] for s in model_store.read_manifest(tmp_path / run)["scales"]] == [30, 20]
     # The mean colour would give the variance; measured 0.36 of it (0.33 with 20 iterations at both
     # scales, 0.60 with 16 px windows: 20-30 iterations on windows of 20-32 px scales is a harsh test).
     real = model_store.load_tensors(tmp_path / "whole", 1)["real"]

@@ -60,7 +60,8 @@ class TrainingJob:
         return self.state in FINISHED_STATES
 
     def gflop_done(self) -> float:
-        return sum(self.scale_gflop[: self.scale]) + self.scale_gflop[self.scale] * self.iterations_done / self.scale_niter[self.scale]
+        share = self.iterations_done / self.scale_niter[self.scale]
+        return sum(self.scale_gflop[: self.scale]) + self.scale_gflop[self.scale] * share
 
     def record(self, event: tuple, now: float | None = None) -> None:
         """Fold one event from the worker into what the page shows."""
@@ -99,7 +100,8 @@ class TrainingJob:
             return f"done, {self.num_scales} scales in {self.model_dir}"
         if self.state in (FAILED, CANCELLED):
             return f"{self.state}: {self.message}"
-        line = f"scale {self.scale + 1}/{self.num_scales}, iteration {self.iterations_done}/{self.scale_niter[self.scale]}"
+        line = (f"scale {self.scale + 1}/{self.num_scales}, "
+                f"iteration {self.iterations_done}/{self.scale_niter[self.scale]}")
         if self.losses:
             line += " - " + " ".join(f"{k} {v:.4f}" for k, v in self.losses.items())
         left = self.seconds_left()

@@ -46,14 +46,13 @@ def test_plan_prints_the_official_pyramid(demo_image):
 
 def test_plan_counts_each_scales_own_iterations(demo_image):
     """--small-niter: 2000 iterations where the scale has at most 5000 pixels, --niter 1000 above."""
-    report = json.loads(run("plan", demo_image, "--json", "--max-size", 96, "--niter", 1000,
-                            "--small-niter", 2000, "--small-max-pixels", 5000).output)
+    settings = ["--max-size", 96, "--niter", 1000, "--small-niter", 2000, "--small-max-pixels", 5000]
+    report = json.loads(run("plan", demo_image, "--json", *settings).output)
     scales = report["scales"]
     assert [s["niter"] for s in scales] == [2000 if s["height"] * s["width"] <= 5000 else 1000 for s in scales]
     assert {s["niter"] for s in scales} == {1000, 2000}
     assert report["total_tflop"] == pytest.approx(sum(s["gflop_per_iter"] * s["niter"] for s in scales) / 1e3)
-    assert "for 9000 iterations" in run("plan", demo_image, "--max-size", 96, "--niter", 1000, "--small-niter", 2000,
-                                        "--small-max-pixels", 5000).output
+    assert "for 9000 iterations" in run("plan", demo_image, *settings).output
 
 
 def _write_16bit_gray(path, h=40, w=54):

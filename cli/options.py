@@ -42,6 +42,8 @@ _HELP = {
                    "coarse scales, which settle every sample's layout); 0 = --niter everywhere.",
     "small_max_pixels": "Pixels (height x width of the training window) up to which a scale trains --small-niter "
                         "iterations.",
+    "widen_warm_start": "Start a scale whose channels doubled from the scale below's networks, the new channels "
+                        "added with zero outgoing weights, instead of from scratch (the official code).",
 }
 
 

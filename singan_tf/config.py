@@ -57,6 +57,10 @@ class TrainConfig:
     # structure every sample inherits and cost little; the fine ones cost nearly all of a run.
     small_niter: int = 0
     small_max_pixels: int = 0
+    # Where the channels double (every 4 scales) the official code starts the wider scale from
+    # scratch, so that scale needs all of its iterations. Widened, it starts from the scale below's
+    # networks with the new channels feeding nothing yet: it begins where that scale ended.
+    widen_warm_start: bool = False
 
     def __post_init__(self) -> None:
         problems = []

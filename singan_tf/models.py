@@ -205,6 +205,26 @@ class _PatchNetwork(keras.Model):
         }
 
 
+def embed_narrower(narrow: _PatchNetwork, wide: _PatchNetwork) -> None:
+    """Give `wide`, the same network with more channels, the function of `narrow`.
+
+    Each of narrow's weights fills the leading corner of wide's; the weights from wide's extra input
+    channels into the old output channels are zero; the extra output channels keep wide's own
+    initialisation. So the extra channels compute from the start but feed nothing until training
+    grows their outgoing weights: a warm start that needs no symmetry breaking (Net2Net's copied
+    channels would stay identical without added noise)."""
+    if type(narrow) is not type(wide) or len(narrow.weights) != len(wide.weights):
+        raise ValueError(f"{narrow.name} and {wide.name} are not the same network")
+    for small, large in zip(narrow.weights, wide.weights):
+        if len(small.shape) != len(large.shape) or any(a > b for a, b in zip(small.shape, large.shape)):
+            raise ValueError(f"{small.path} {small.shape} does not fit into {large.path} {large.shape}")
+        value = large.numpy()
+        if len(small.shape) == 4:  # a kernel [k, k, in, out]
+            value[:, :, small.shape[2]:, : small.shape[3]] = 0
+        value[tuple(slice(0, n) for n in small.shape)] = small.numpy()
+        large.assign(value)
+
+
 @keras.saving.register_keras_serializable(package="singan_tf")
 class Generator(_PatchNetwork):
     """G_n: adds detail to the upsampled coarser image `prev`, driven by the noisy input.

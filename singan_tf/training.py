@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from singan_tf.config import TrainConfig
-from singan_tf.models import PADDING, Discriminator, Generator, mixed_policy
+from singan_tf.models import PADDING, Discriminator, Generator, embed_narrower, mixed_policy
 from singan_tf.pyramid import Pyramid, generator_input, gray, noise_size, upsample
 
 Z_STAR_SALT = 3000
@@ -77,6 +77,9 @@ class ScaleTrainer:
         if warm_start is not None and warm_start[0].channels == channels:
             self.generator.set_weights(warm_start[0].get_weights())
             self.discriminator.set_weights(warm_start[1].get_weights())
+        elif warm_start is not None and config.widen_warm_start:
+            embed_narrower(warm_start[0], self.generator)
+            embed_narrower(warm_start[1], self.discriminator)
         float16 = policy == "mixed_float16"
         self.opt_g = _adam(config.lr_g, config.g_steps, self.niter, config, loss_scaling=float16, name=f"adam_G{scale}")
         self.opt_d = _adam(config.lr_d, config.d_steps, self.niter, config, loss_scaling=float16, name=f"adam_D{scale}")

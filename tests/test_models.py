@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from singan_tf.cost import parameter_count
-from singan_tf.models import BatchNorm, ConvBlock, Discriminator, Generator
+from singan_tf.models import BatchNorm, ConvBlock, Discriminator, Generator, embed_narrower
 
 
 def _trainable(model) -> int:
@@ -56,6 +56,27 @@ def test_generator_output_is_residual_on_prev():
     prev = tf.random.normal([1, 20, 20, 3])
     delta = g([noisy, prev]) - g([noisy, tf.zeros_like(prev)])
     np.testing.assert_allclose(delta.numpy(), prev.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("network", [Generator, Discriminator])
+def test_a_widened_network_computes_the_narrow_one_and_keeps_its_extra_channels_own(network):
+    """`embed_narrower`: the wider network's output is the narrower one's, with the batch's
+    statistics and with the moving ones; its extra channels feed nothing yet but are not zero."""
+    narrow, wide = network(4, seed=1), network(8, seed=2)
+    x = tf.random.stateless_normal([1, 21, 27, 3], seed=[0, 1])
+    inputs = [x, x] if network is Generator else x
+    narrow(inputs, training=True)  # moving statistics that are not the initial ones
+    wide(inputs)
+    fresh = wide.blocks[1].conv.kernel.numpy()
+    embed_narrower(narrow, wide)
+    for training in (False, True):
+        np.testing.assert_allclose(wide(inputs, training=training), narrow(inputs, training=training), atol=1e-5)
+    kernel = wide.blocks[1].conv.kernel.numpy()
+    assert not kernel[:, :, 4:, :4].any()
+    np.testing.assert_array_equal(kernel[..., 4:], fresh[..., 4:])
+    assert kernel[..., 4:].any()
+    with pytest.raises(ValueError, match="does not fit"):
+        embed_narrower(wide, narrow)
 
 
 def test_initialisation_follows_weights_init():

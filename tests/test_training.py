@@ -8,10 +8,12 @@ import pytest
 import tensorflow as tf
 
 from singan_tf import model_store
+from singan_tf.bench.timing import random_pyramid
 from singan_tf.config import TrainConfig, preset
 from singan_tf.errors import SinganError
 from singan_tf.fit import fit
 from singan_tf.image_io import load_image
+from singan_tf.models import Discriminator, Generator
 from singan_tf.pyramid import Pyramid, build_reals, generator_input, gray, upsample
 from singan_tf.sampler import Sampler
 from singan_tf.scale_plan import plan_scales
@@ -153,6 +155,22 @@ def test_the_small_scales_train_their_own_iteration_count(reals):
     assert trainer.niter == 10
     assert float(schedule(3 * 7 + 2)) == pytest.approx(config.lr_g)
     assert float(schedule(3 * 8 + 2)) == pytest.approx(config.lr_g * config.gamma)
+
+
+@pytest.mark.parametrize("widen", [False, True])
+def test_a_scale_with_more_channels_starts_from_the_one_below_only_when_widened(reals, widen):
+    """The official code starts a scale whose channels doubled from scratch; `widen_warm_start`
+    starts it where the narrower scale below ended (the embedding itself: test_models)."""
+    plan, images = reals
+    config, real = preset("tiny", widen_warm_start=widen), images[1]
+    below = Generator(config.nfc // 2, seed=5), Discriminator(config.nfc // 2, seed=6)
+    below[0]([real, real])
+    below[1](real)
+    trainer = ScaleTrainer(1, real, random_pyramid(plan, config, 1), config, seed=3, warm_start=below)
+    assert trainer.generator.channels == config.nfc
+    same = [np.allclose(trainer.generator([real, real]), below[0]([real, real]), atol=1e-5),
+            np.allclose(trainer.discriminator(real), below[1](real), atol=1e-5)]
+    assert same == [widen, widen]
 
 
 def test_interrupted_run_resumes_to_the_same_model(tiny_model, demo_image, tmp_path):

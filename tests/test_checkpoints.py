@@ -72,15 +72,13 @@ def _in_progress(model_dir: Path) -> dict | None:
     return json.loads(path.read_text()).get("in_progress") if path.exists() else None
 
 
-def _kill_inside_scale(process: subprocess.Popen, model_dir: Path, rng: random.Random, scale: int | None = None,
-                       after: dict | None = None) -> None:
-    """SIGKILL at a random moment after the process wrote a checkpoint (of scale `scale` if given;
-    `after` is the manifest's in_progress that a previous kill left)."""
+def _kill_inside_scale(process: subprocess.Popen, model_dir: Path, rng: random.Random, scale: int) -> None:
+    """SIGKILL at a random moment after the process wrote a checkpoint of `scale`."""
     deadline = time.monotonic() + WAIT_SECONDS
 
     def waiting() -> bool:
         running = _in_progress(model_dir)
-        return running in (None, after) or scale not in (None, running["scale"])
+        return running is None or running["scale"] != scale
 
     while waiting():
         assert process.poll() is None, process.communicate()[0]
@@ -91,7 +89,9 @@ def _kill_inside_scale(process: subprocess.Popen, model_dir: Path, rng: random.R
     assert process.wait() == -signal.SIGKILL, "it finished before the kill; give it more iterations"
 
 
-def test_sigkill_at_random_moments_and_mid_write_then_resume_gives_the_uninterrupted_weights(tmp_path, monkeypatch):
+def test_sigkill_at_a_random_moment_then_mid_write_then_resume_gives_the_uninterrupted_weights(tmp_path, monkeypatch):
+    """Killed at random inside scale 0, then the resumed run killed inside a checkpoint write of
+    scale 1, then resumed to the end: the last run starts from a checkpoint a resumed run wrote."""
     reference = tmp_path / "uninterrupted"
     with monkeypatch.context() as patch:
         patch.setattr(checkpoint, "write_checkpoint", _refuse)  # --checkpoint-minutes 0 writes none
@@ -100,8 +100,6 @@ def test_sigkill_at_random_moments_and_mid_write_then_resume_gives_the_uninterru
 
     _kill_inside_scale(_train_process(model_dir, *EVERY_ITERATION, "--quiet"), model_dir, rng, scale=0)
     killed_at = _in_progress(model_dir)
-    _kill_inside_scale(_train_process(model_dir, *EVERY_ITERATION, "--quiet", "--resume"), model_dir, rng,
-                       after=killed_at)
 
     dying = _train_process(model_dir, *EVERY_ITERATION, "--quiet", "--resume", die_in_write=(1, 3))
     assert dying.wait(WAIT_SECONDS) == -signal.SIGKILL, dying.communicate()[0]
@@ -109,6 +107,7 @@ def test_sigkill_at_random_moments_and_mid_write_then_resume_gives_the_uninterru
     meta, _ = checkpoint.read_checkpoint(model_dir)  # the previous checkpoint, whole
     resumed_at = _in_progress(model_dir)
     assert (meta["scale"], meta["iterations_done"]) == (resumed_at["scale"], resumed_at["iterations_done"])
+    assert resumed_at["scale"] == 1 and resumed_at != killed_at  # written by the resumed run
 
     final = _train_process(model_dir, "--resume")
     output = final.communicate(timeout=WAIT_SECONDS)[0]

@@ -25,7 +25,11 @@ BUNDLED_IMAGE = Path(str(resources.files("singan_tf.assets") / "balloons.png"))
 REFRESH_SECONDS = 1.0
 MAX_SAMPLES = 64
 # The models' pictures are small (25-250 px): shown larger, they stay sharp instead of blurred.
-CSS = "#previews img, #samples img, #harmonized img, #paintings img { image-rendering: pixelated; }"
+# A scale's preview is a wide strip (real | reconstruction | samples): shown whole at the page's
+# width, in a cell as high as the strip, not cropped to a square thumbnail.
+CSS = """#previews img, #samples img, #harmonized img, #paintings img { image-rendering: pixelated; }
+#previews .thumbnail-item { aspect-ratio: auto; height: auto; }
+#previews .thumbnail-item img { height: auto; }"""
 MASK_BRUSH = gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=12)
 
 
@@ -94,7 +98,8 @@ def build(shelf: ModelShelf, jobs: TrainingQueue) -> gr.Blocks:
                         cancel = gr.Button("Cancel", elem_id="cancel")
             status = gr.Textbox(label="Progress", interactive=False, elem_id="train-status")
             previews = gr.Gallery(label="Finished scales: real | reconstruction | samples", columns=1,
-                                  height="auto", preview=False, format="png", elem_id="previews")
+                                  height="auto", object_fit="contain", preview=False, format="png",
+                                  elem_id="previews")
             job = gr.State(None)
         with gr.Tab("Sample"):
             pickers.append(_model_picker(shelf, "sample-model"))

@@ -61,6 +61,10 @@ class TrainConfig:
     # scratch, so that scale needs all of its iterations. Widened, it starts from the scale below's
     # networks with the new channels feeding nothing yet: it begins where that scale ended.
     widen_warm_start: bool = False
+    # At a scale trained on windows, the coarser scales' sample costs as much as the window's own
+    # networks, and the official code draws it for every critic step. Drawn once per iteration, each
+    # critic step still sees a fake of its own: its own random window of that sample.
+    one_coarse_draw: bool = False
 
     def __post_init__(self) -> None:
         problems = []

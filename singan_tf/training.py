@@ -117,6 +117,12 @@ class ScaleTrainer:
             "opt_g": list(self.opt_g.variables), "opt_d": list(self.opt_d.variables),
         }
 
+    @property
+    def shares_coarse_draw(self) -> bool:
+        """Whether the critic steps of an iteration share one coarser sample (`one_coarse_draw`): only
+        where they train on windows, so each step still sees a fake of its own."""
+        return self.config.one_coarse_draw and self.window != tuple(self.real.shape[1:3])
+
     def reconstruction_noise(self, iteration: tf.Tensor) -> tf.Tensor:
         """The noise G_n must turn into the real image: z* at scale 0, zeros above.
 
@@ -184,10 +190,9 @@ class ScaleTrainer:
         norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=-1) + 1e-12)
         return self.config.lambda_grad * tf.reduce_mean(tf.square(norm - 1.0))
 
-    def _critic_step(self, noise: tf.Tensor, iteration: tf.Tensor, step: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _critic_step(self, noise: tf.Tensor, prev: tf.Tensor, iteration: tf.Tensor, step: tf.Tensor) -> dict[str, tf.Tensor]:
         """One WGAN-GP update of D_n: push D up on real patches, down on fakes, keep |grad D| near 1."""
         G, D = self.generator, self.discriminator
-        prev = self._random_prev(iteration, step)
         padded_input = generator_input(noise, prev, self.noise_amp, self.config.noise_padding)
         padded_input, prev, real = self._crop(iteration, step, padded_input, prev, self.real)
         fake = G([padded_input, prev], padded=True, training=True)
@@ -220,8 +225,10 @@ class ScaleTrainer:
         """d_steps critic updates, then g_steps generator updates on the last critic step's input and
         window (the reconstruction is taken in the same window)."""
         noise = self._scale_noise(self.noise_shape, iteration, 0, self.scale)
+        shared_prev = self._random_prev(iteration, tf.constant(0)) if self.shares_coarse_draw else None
         for step in range(self.config.d_steps):
-            critic = self._compiled_critic_step(noise, iteration, tf.constant(step))
+            prev = self._random_prev(iteration, tf.constant(step)) if shared_prev is None else shared_prev
+            critic = self._compiled_critic_step(noise, prev, iteration, tf.constant(step))
         rec_input = generator_input(self.reconstruction_noise(iteration), self.z_prev, self.noise_amp,
                                     self.config.noise_padding)
         rec_input, rec_prev, _ = self._crop(iteration, tf.constant(self.config.d_steps - 1), rec_input, self.z_prev,

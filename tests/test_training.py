@@ -280,12 +280,26 @@ def test_no_crop_when_the_image_fits_the_window(reals):
         assert all(a is b for a, b in zip(trainer._crop(tf.constant(0), tf.constant(0), *tensors), tensors))
 
 
+@pytest.mark.parametrize("crop_size, shared", [(12, False), (12, True), (0, True)])
+def test_the_coarser_sample_is_drawn_once_per_iteration_only_when_asked_and_cropped(reals, crop_size, shared):
+    """`one_coarse_draw` runs the frozen coarser scales once per iteration instead of once per critic
+    step, and only at a scale trained on windows, where each critic step still cuts its own window
+    (keyed by the step). Counted while the iteration's one graph is traced."""
+    trainer = _trainer(reals, 1, crop_size=crop_size, one_coarse_draw=shared)
+    runs, coarser_run = [], trainer.coarser.run
+    trainer.coarser.run = lambda *args: runs.append(1) or coarser_run(*args)
+    losses = trainer.traced_iteration()(tf.constant(0))
+    assert all(np.isfinite(float(v)) for v in losses.values())
+    assert len(runs) == (1 if crop_size and shared else trainer.config.d_steps)
+
+
 def test_cropped_training_with_an_iteration_schedule_learns_and_resumes_exactly(demo_image, tmp_path):
-    """The fast mode's levers in small: 22 px windows on the 20x27 and 24x32 scales, 30 iterations
-    where the window has at most 450 pixels (scale 0's 20x22) and 20 above. Still a trained model,
+    """The fast mode's levers in small: 22 px windows on the 20x27 and 24x32 scales, one coarser
+    sample per iteration there, 30 iterations where the window has at most 450 pixels (scale 0's
+    20x22) and 20 above. Still a trained model,
     and --resume gives the same weights as an uninterrupted run (the windows are keyed by seed, scale
     and iteration)."""
-    config = preset("tiny", crop_size=22, small_niter=30, small_max_pixels=450)
+    config = preset("tiny", crop_size=22, small_niter=30, small_max_pixels=450, one_coarse_draw=True)
     reached = {}
 
     def interrupt(scale, manifest):

@@ -44,15 +44,16 @@ def parameter_count(channels: int, out_channels: int) -> int:
 
 
 def iteration_flops(sizes: list[tuple[int, int]], channels: list[int], scale: int, config: TrainConfig) -> int:
-    """One training iteration at `scale`: d_steps critic steps (each with a random pass through
-    the frozen coarser generators at their full size) and g_steps generator steps with the
-    reconstruction, both networks on the training window (`crop_size`)."""
+    """One training iteration at `scale`: d_steps critic steps, the random passes through the
+    frozen coarser generators at their full size (`coarse_draws`), and g_steps generator steps with
+    the reconstruction, both networks on the training window (`crop_size`)."""
     h, w = config.training_window(*sizes[scale])
     g, d = generator_flops(h, w, channels[scale]), discriminator_flops(h, w, channels[scale])
     coarser = sum(generator_flops(*sizes[k], channels[k]) for k in range(scale))
-    critic_step = coarser + g + 3 * d + 3 * d + 6 * d
+    critic_step = g + 3 * d + 3 * d + 6 * d
     generator_step = 3 * (g + d) + 3 * g
-    return config.d_steps * critic_step + config.g_steps * generator_step
+    draws = config.coarse_draws(*sizes[scale])
+    return draws * coarser + config.d_steps * critic_step + config.g_steps * generator_step
 
 
 def describe_plan(image_size: tuple[int, int], config: TrainConfig) -> dict[str, Any]:

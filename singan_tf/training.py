@@ -117,12 +117,6 @@ class ScaleTrainer:
             "opt_g": list(self.opt_g.variables), "opt_d": list(self.opt_d.variables),
         }
 
-    @property
-    def shares_coarse_draw(self) -> bool:
-        """Whether the critic steps of an iteration share one coarser sample (`one_coarse_draw`): only
-        where they train on windows, so each step still sees a fake of its own."""
-        return self.config.one_coarse_draw and self.window != tuple(self.real.shape[1:3])
-
     def reconstruction_noise(self, iteration: tf.Tensor) -> tf.Tensor:
         """The noise G_n must turn into the real image: z* at scale 0, zeros above.
 
@@ -225,7 +219,8 @@ class ScaleTrainer:
         """d_steps critic updates, then g_steps generator updates on the last critic step's input and
         window (the reconstruction is taken in the same window)."""
         noise = self._scale_noise(self.noise_shape, iteration, 0, self.scale)
-        shared_prev = self._random_prev(iteration, tf.constant(0)) if self.shares_coarse_draw else None
+        shared = self.config.coarse_draws(*self.real.shape[1:3]) == 1
+        shared_prev = self._random_prev(iteration, tf.constant(0)) if shared else None
         for step in range(self.config.d_steps):
             prev = self._random_prev(iteration, tf.constant(step)) if shared_prev is None else shared_prev
             critic = self._compiled_critic_step(noise, prev, iteration, tf.constant(step))

@@ -10,6 +10,7 @@ import tensorflow as tf
 from singan_tf import model_store
 from singan_tf.bench.timing import random_pyramid
 from singan_tf.config import TrainConfig, preset
+from singan_tf.cost import generator_flops, iteration_flops
 from singan_tf.errors import SinganError
 from singan_tf.fit import fit
 from singan_tf.image_io import load_image
@@ -291,6 +292,13 @@ def test_the_coarser_sample_is_drawn_once_per_iteration_only_when_asked_and_crop
     losses = trainer.traced_iteration()(tf.constant(0))
     assert all(np.isfinite(float(v)) for v in losses.values())
     assert len(runs) == (1 if crop_size and shared else trainer.config.d_steps)
+    # ... which is what `plan` and `bench` count: the coarser pass fewer times, nothing else.
+    plan, config = reals[0], trainer.config
+    sizes, channels = list(plan.scale_sizes), list(plan.channels)
+    assert config.coarse_draws(*sizes[1]) == len(runs)
+    saved = iteration_flops(sizes, channels, 1, config.with_overrides(one_coarse_draw=False)) - iteration_flops(
+        sizes, channels, 1, config)
+    assert saved == (config.d_steps - len(runs)) * generator_flops(*sizes[0], channels[0])
 
 
 def test_cropped_training_with_an_iteration_schedule_learns_and_resumes_exactly(demo_image, tmp_path):

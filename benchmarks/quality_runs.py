@@ -76,6 +76,30 @@ def _grid(model_dir: Path, path: Path, seed: int) -> None:
     save_grid(images, path, columns=2 + GRID_SAMPLES, labels=labels)
 
 
+def evaluate_and_draw(model_dir: Path, grid: Path) -> dict[str, Any]:
+    """A results line's figures: `EVAL_NUM` samples from scales 0 and 1, and the grid's path."""
+    from singan_tf.evaluation import evaluate
+
+    reports = {k: evaluate(model_dir, num=EVAL_NUM, scale_from=k, seed=0) for k in (0, 1)}
+    _grid(model_dir, grid, seed=0)
+    return {"from_0": _figures(reports[0]), "from_1": _figures(reports[1]), "eval_num": EVAL_NUM,
+            "grid": str(grid.relative_to(ROOT)) if grid.is_relative_to(ROOT) else str(grid)}
+
+
+def record(line: dict[str, Any], results: Path, commit_message: str | None, shown: tuple[str, ...]) -> None:
+    """Append `line` with the machine, commit and time it was measured on; commit it and its grid at
+    once when asked, so a finished run is never lost."""
+    line = {**line, "load_average_after": os.getloadavg(), "machine": _machine(), "commit": _commit_id(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with results.open("a") as f:
+        f.write(json.dumps(line) + "\n")
+    click.echo(json.dumps({k: line[k] for k in shown}))
+    if commit_message:
+        subprocess.run(["git", "add", str(results), str(ROOT / line["grid"])], cwd=ROOT, check=True)
+        subprocess.run(["git", "commit", "-q", "-m", commit_message], cwd=ROOT, check=True)
+
+
 @click.command()
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", required=True, help="The mode's name in the results, e.g. paper-2000 or fast-96.")
@@ -89,7 +113,6 @@ def main(image: Path, name: str, preset: str, seed: int, runs_dir: Path, results
          **settings) -> None:
     """Train IMAGE with a preset and flags, evaluate it and record the figures (one JSON line)."""
     from singan_tf.config import preset as make_config
-    from singan_tf.evaluation import evaluate
     from singan_tf.model_store import read_manifest
     from singan_tf.train_image import train_image
 
@@ -104,30 +127,17 @@ def main(image: Path, name: str, preset: str, seed: int, runs_dir: Path, results
     train_image(image, model_dir, preset, overrides, seed=seed, resume=True)
     session_seconds = time.perf_counter() - started
     manifest = read_manifest(model_dir)
-    reports = {k: evaluate(model_dir, num=EVAL_NUM, scale_from=k, seed=0) for k in (0, 1)}
     grid = grids / f"{name}-{image.stem}-seed{seed}.png"
-    _grid(model_dir, grid, seed=0)
-
     line = {
         **key, "preset": preset, "overrides": {k: v for k, v in overrides.items() if v is not None},
         "scale_sizes": manifest["scale_sizes"], "noise_amps": manifest["noise_amps"],
         "wall_seconds_per_scale": [s["train_seconds"] for s in manifest["scales"]],
         "wall_seconds": sum(s["train_seconds"] for s in manifest["scales"]),
-        "this_session_seconds": round(session_seconds, 1),
-        "from_0": _figures(reports[0]), "from_1": _figures(reports[1]), "eval_num": EVAL_NUM,
-        "grid": str(grid.relative_to(ROOT)) if grid.is_relative_to(ROOT) else str(grid),
-        "load_average_before": load_before, "load_average_after": os.getloadavg(), "machine": _machine(),
-        "commit": _commit_id(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "this_session_seconds": round(session_seconds, 1), "load_average_before": load_before,
+        **evaluate_and_draw(model_dir, grid),
     }
-    results.parent.mkdir(parents=True, exist_ok=True)
-    with results.open("a") as f:
-        f.write(json.dumps(line) + "\n")
-    click.echo(json.dumps({k: line[k] for k in ("name", "image", "seed", "wall_seconds", "from_0", "from_1")}))
-    if commit:
-        subprocess.run(["git", "add", str(results), str(grid)], cwd=ROOT, check=True)
-        subprocess.run(["git", "commit", "-q", "-m", f"quality run: {name} on {image.name}, seed {seed}"],
-                       cwd=ROOT, check=True)
-
+    record(line, results, f"quality run: {name} on {image.name}, seed {seed}" if commit else None,
+           ("name", "image", "seed", "wall_seconds", "from_0", "from_1"))
 
 if __name__ == "__main__":
     main()

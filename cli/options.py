@@ -49,9 +49,10 @@ _HELP = {
 }
 
 
-def config_options(function: Callable, iters_alias: bool = True) -> Callable:
+def config_options(function: Callable, iters_alias: bool = True, with_preset: bool = True) -> Callable:
     """A --flag for every TrainConfig field, defaulting to None so the preset's value stands.
-    `iters_alias=False` leaves `--iters` to a command whose own iterations are not training's (`bench`)."""
+    `iters_alias=False` leaves `--iters` to a command whose own iterations are not training's (`bench`);
+    `with_preset=False` is for a command whose starting values are a model's own."""
     for field in reversed(dataclasses.fields(TrainConfig)):
         flag = field.name.replace("_", "-")
         help_text = _HELP[field.name]
@@ -61,9 +62,12 @@ def config_options(function: Callable, iters_alias: bool = True) -> Callable:
         kind = {"int": int, "float": float}[field.type]
         names = [f"--{flag}"] + (["--iters"] if field.name == "niter" and iters_alias else [])
         function = click.option(*names, field.name, type=kind, default=None, help=help_text)(function)
+    if not with_preset:
+        return function
     return click.option(
         "--preset", type=click.Choice(list(PRESETS)), default="paper", show_default=True,
-        help="Starting values for every setting below: paper = official SinGAN, quick = ~6 min demo, tiny = tests.",
+        help="Starting values for every setting below: paper = official SinGAN, fast = the paper's size in about "
+             "a tenth of its time, quick = ~6 min demo, tiny = tests.",
     )(function)
 
 

@@ -90,7 +90,7 @@ def build(shelf: ModelShelf, jobs: TrainingQueue) -> gr.Blocks:
                 with gr.Column():
                     preset = gr.Radio(list(PRESETS), value="quick", label="Preset", elem_id="preset",
                                       info="tiny = seconds (a check), quick = minutes, fast = the paper's size in "
-                                           "about a tenth of its time, paper = the official settings (hours)")
+                                           "about a ninth of its time, paper = the official settings (hours)")
                     seed = gr.Number(-1, precision=0, minimum=-1, label="Seed (-1 = random, recorded in the model)")
                     name = gr.Textbox(label="Model name", placeholder="from the image's file name", elem_id="model-name",
                                       info="an existing model's name continues (resumes) it")

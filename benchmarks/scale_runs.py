@@ -50,9 +50,10 @@ def copy_below(source: Path, target: Path, scale: int, config: Any, image: Path)
 
     manifest = model_store.read_manifest(source)
     if manifest["completed_scales"] < scale:
-        raise SinganError(f"{source} has {manifest['completed_scales']} finished scales; scale {scale} needs {scale}")
+        raise SinganError(f"{source} has {manifest['completed_scales']} finished scales; this needs {scale}")
     plan = plan_scales(*load_image(image).shape[:2], config)
-    if [list(s) for s in plan.scale_sizes] != manifest["scale_sizes"] or list(plan.channels[:scale]) != manifest["channels"][:scale]:
+    same_sizes = [list(s) for s in plan.scale_sizes] == manifest["scale_sizes"]
+    if not same_sizes or list(plan.channels[:scale]) != manifest["channels"][:scale]:
         raise SinganError("these settings change the scales below --scale; only scale N's own settings may differ")
     target.mkdir(parents=True)
     for n in range(scale):
@@ -123,6 +124,7 @@ def main(source: Path, image: Path, scale: int, name: str, runs_dir: Path, resul
     }
     record(line, results, f"scale run: {name} on {image.name}, scale {scale}" if commit else None,
            ("name", "scale", "wall_seconds", "from_0", "from_1"))
+
 
 if __name__ == "__main__":
     main()

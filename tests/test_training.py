@@ -264,27 +264,6 @@ def test_a_window_of_the_padded_input_gives_exactly_the_whole_image_output_there
     assert len(corners) > 6  # the window moves
 
 
-def test_windows_reach_the_image_borders_half_as_often_as_its_centre(reals):
-    """A uniformly drawn corner put the first and the last row and column in one window of every
-    (size - window + 1): the borders, where G reads its zero padding, went nearly untrained. Centred
-    windows reach them half as often as the centre, and no row or column more than 1.5 times as often."""
-    h, w, size = 40, 48, 11
-    trainer = ScaleTrainer(0, tf.zeros([1, h, w, 3]), Pyramid([], [], [], 0.75, None), preset("tiny", crop_size=size), seed=5)
-    rows, columns = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    where = tf.constant(np.stack([rows, columns, np.zeros_like(rows)], -1)[None], tf.float32)
-    padded = tf.zeros([1, h + 10, w + 10, 3])
-    row_count, column_count = np.zeros(h), np.zeros(w)
-    for i in range(400):
-        _, window, _ = trainer._crop(tf.constant(i), tf.constant(i % 3), padded, where, trainer.real)
-        top, left = window.numpy()[0, 0, 0, :2].astype(int)
-        row_count[top:top + size] += 1
-        column_count[left:left + size] += 1
-    for count in (row_count, column_count):
-        centre = count[len(count) // 2]
-        assert min(count[0], count[-1]) > 0.35 * centre, count
-        assert count.max() < 1.75 * centre, count
-
-
 def _find(window: np.ndarray, image: np.ndarray) -> tuple[int, int]:
     h, w = window.shape[1:3]
     for top in range(image.shape[1] - h + 1):

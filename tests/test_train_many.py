@@ -127,12 +127,15 @@ def _wait_until_gone(session: int, seconds: float = 10) -> None:
     assert not _session_processes(session), "Ray processes outlived the command"
 
 
-def test_ctrl_c_after_the_first_scale_then_a_re_run_gives_the_uninterrupted_model(first_run, images, tmp_path):
+def test_ctrl_c_after_the_first_scale_then_a_re_run_gives_the_uninterrupted_model(local_ray, images, tmp_path):
     """The command in its own session, Ctrl-C (SIGINT to the whole group, as a terminal sends it)
     once x has a finished scale but not all: no Ray process outlives it, and the same command
-    resumes x to the weights of the uninterrupted run (same name, so the same seed)."""
+    resumes x to the weights of the uninterrupted run (same name, so the same seed). The scales get
+    150 iterations, seconds each: with SETTINGS' 4, a fast host under load once finished the last
+    scale before the interrupt reached the command."""
     base = tmp_path / "models"
-    command = ["train-many", images / "first" / "x.png", "--out", base, *SETTINGS]
+    settings = [*SETTINGS[:2], "--iters", "150", *SETTINGS[4:]]
+    command = ["train-many", images / "first" / "x.png", "--out", base, *settings]
     process = subprocess.Popen([sys.executable, "-m", "singan_tf.cli.main", *map(str, command)], start_new_session=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
@@ -152,7 +155,9 @@ def test_ctrl_c_after_the_first_scale_then_a_re_run_gives_the_uninterrupted_mode
     result = run(*command)
     assert result.exit_code == 0, result.output
     assert f"{base / 'x'}: running (resuming after scale {manifest['completed_scales']}/" in result.output
-    assert_same_model(base / "x", first_run[1] / "x")
+    uninterrupted = tmp_path / "uninterrupted"
+    assert run("train-many", images / "first" / "x.png", "--out", uninterrupted, *settings).exit_code == 0
+    assert_same_model(base / "x", uninterrupted / "x")
 
 
 def test_train_and_train_many_make_the_same_model_from_the_same_seed(first_run, images, tmp_path):

@@ -237,6 +237,7 @@ def fit(
             if checkpoints.due() and i + 1 < trainer.niter:  # after the last one the scale is saved
                 _check_finite({k: float(v) for k, v in losses.items()}, n, i, model_dir)
                 checkpoints.write(i + 1, time.perf_counter() - started)
+        trainer.settle_statistics()
         seconds = time.perf_counter() - started
 
         z_star = trainer.z_star if n == 0 else coarser.z_star

@@ -17,6 +17,9 @@ from singan_tf.models import PADDING, Discriminator, Generator, embed_narrower, 
 from singan_tf.pyramid import Pyramid, generator_input, gray, noise_size, upsample
 
 Z_STAR_SALT = 3000
+# Whole-image generator passes that replace a cropped scale's BatchNorm statistics (`settle_statistics`):
+# the momentum-0.1 running averages forget where they started after about 50 updates.
+SETTLE_ROUNDS = 30
 
 
 def _adam(learning_rate: float, steps_per_iteration: int, niter: int, config: TrainConfig,
@@ -116,6 +119,30 @@ class ScaleTrainer:
             "generator": list(self.generator.variables), "discriminator": list(self.discriminator.variables),
             "opt_g": list(self.opt_g.variables), "opt_d": list(self.opt_d.variables),
         }
+
+    def settle_statistics(self) -> None:
+        """Give G_n the BatchNorm statistics of the whole image, where it was trained on windows.
+
+        G samples with the running averages of its training batches, and a window's statistics are
+        not the image's: at a cropped scale the averages end as those of the last few windows (the
+        last one goes through G 6 of the 9 times per iteration), and the whole image then samples
+        and reconstructs with a colour cast. These passes repeat a whole-image scale's training
+        mix, a random sample's input then the reconstruction's, with the final weights; their
+        inputs are keyed past the last iteration, so a resumed run settles to the same numbers."""
+        if self.window == tuple(self.real.shape[1:3]):
+            return
+        passes = tf.function(self._whole_image_passes, autograph=False).get_concrete_function(tf.constant(0))
+        for k in range(SETTLE_ROUNDS):
+            passes(tf.constant(self.niter + k))
+
+    def _whole_image_passes(self, iteration: tf.Tensor) -> None:
+        noise = self._scale_noise(self.noise_shape, iteration, 0, self.scale)
+        prev = self._random_prev(iteration, tf.constant(0))
+        self.generator([generator_input(noise, prev, self.noise_amp, self.config.noise_padding), prev],
+                       padded=True, training=True)
+        rec_input = generator_input(self.reconstruction_noise(iteration), self.z_prev, self.noise_amp,
+                                    self.config.noise_padding)
+        self.generator([rec_input, self.z_prev], padded=True, training=True)
 
     def reconstruction_noise(self, iteration: tf.Tensor) -> tf.Tensor:
         """The noise G_n must turn into the real image: z* at scale 0, zeros above.

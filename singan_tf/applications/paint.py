@@ -115,6 +115,7 @@ def _train_quantized(model: TrainedModel, scale: int, centres, config: TrainConf
         trainer.iteration(tf.constant(i))
         if bar is not None:
             bar.update(i + 1)
+    trainer.settle_statistics()
     return trainer
 
 

@@ -46,6 +46,18 @@ def _scaled(optimizer: keras.optimizers.Optimizer, loss: tf.Tensor) -> tf.Tensor
     return optimizer.scale_loss(loss) if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else loss
 
 
+def window_start(draw: tf.Tensor, size: int, window: int) -> tf.Tensor:
+    """Where a `window`-long crop of a `size`-long side starts, for a uniform non-negative integer draw:
+    the window is centred on a uniformly drawn pixel, then moved inside the image.
+
+    A uniformly drawn start reaches the first and the last pixel once in size - window + 1 draws,
+    so the image's borders, where G reads its zero padding, were hardly trained: on mountains3 at 250
+    px (96-px windows) the reconstruction error in the 8 columns at each side was 2.2x the interior's,
+    and 1.0-1.1x with the whole image. Centred, a border pixel is in the window half as often as a
+    central one, and none is in it more than 1.5 times as often (those one window from a border)."""
+    return tf.clip_by_value(draw % size - window // 2, 0, size - window)
+
+
 def conv_dtype(config: TrainConfig) -> str | None:
     """The dtype policy of the convolutions a run trains with, and so of the frozen coarser scales it
     runs while training a finer one: a resumed run must run them exactly as the uninterrupted one."""
@@ -195,7 +207,7 @@ class ScaleTrainer:
         if (ch, cw) == (h, w):
             return padded_input, prev, real
         corner = tf.random.stateless_uniform([2], seed=self._key(iteration, 5000 + step), maxval=2**30, dtype=tf.int32)
-        top, left = corner[0] % (h - ch + 1), corner[1] % (w - cw + 1)
+        top, left = window_start(corner[0], h, ch), window_start(corner[1], w, cw)
         image_window = [[0, top, left, 0], [1, ch, cw, 3]]
         padded_window = [[0, top, left, 0], [1, ch + 2 * PADDING, cw + 2 * PADDING, 3]]
         return tf.slice(padded_input, *padded_window), tf.slice(prev, *image_window), tf.slice(real, *image_window)

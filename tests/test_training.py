@@ -273,8 +273,8 @@ def _first_norm_error(trainer: ScaleTrainer, rec_input: tf.Tensor) -> float:
 def test_a_scale_trained_on_windows_samples_with_the_whole_images_batch_statistics(tiny_model):
     """G samples with its BatchNorm running averages, which training on windows leaves at the last
     few windows' statistics: the whole image then comes out with a colour cast (12-px windows of a
-    24x32 scale, measured once: reconstruction MSE 0.106, settled 0.057). Whole-image passes at the end of the
-    scale replace them, deterministically (resume stays exact)."""
+    24x32 scale, measured once: reconstruction MSE 0.106, settled 0.057). Whole-image passes at the
+    end of the scale replace them, deterministically (resume stays exact)."""
     pyramid = model_store.load_pyramid(tiny_model)
     coarser = Pyramid(pyramid.generators[:1], pyramid.noise_amps[:1], pyramid.scale_sizes[:1], pyramid.scale_factor,
                       pyramid.z_star)
@@ -293,6 +293,27 @@ def test_a_scale_trained_on_windows_samples_with_the_whole_images_batch_statisti
     np.testing.assert_array_equal(*settled)
     error = float(np.mean((settled[0] - real.numpy()) ** 2))
     assert error < 0.7 * np.var(real.numpy())
+
+
+def test_windows_reach_the_image_borders_half_as_often_as_its_centre(reals):
+    """A uniformly drawn corner put the first and the last row and column in one window of every
+    (size - window + 1): the borders, where G reads its zero padding, went nearly untrained. Centred
+    windows reach them half as often as the centre, and no row or column more than 1.5 times as often."""
+    h, w, size = 40, 48, 11
+    trainer = ScaleTrainer(0, tf.zeros([1, h, w, 3]), Pyramid([], [], [], 0.75, None), preset("tiny", crop_size=size), seed=5)
+    rows, columns = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    where = tf.constant(np.stack([rows, columns, np.zeros_like(rows)], -1)[None], tf.float32)
+    padded = tf.zeros([1, h + 10, w + 10, 3])
+    row_count, column_count = np.zeros(h), np.zeros(w)
+    for i in range(400):
+        _, window, _ = trainer._crop(tf.constant(i), tf.constant(i % 3), padded, where, trainer.real)
+        top, left = window.numpy()[0, 0, 0, :2].astype(int)
+        row_count[top:top + size] += 1
+        column_count[left:left + size] += 1
+    for count in (row_count, column_count):
+        centre = count[len(count) // 2]
+        assert min(count[0], count[-1]) > 0.35 * centre, count
+        assert count.max() < 1.75 * centre, count
 
 
 def _find(window: np.ndarray, image: np.ndarray) -> tuple[int, int]:
@@ -354,7 +375,7 @@ def test_cropped_training_with_an_iteration_schedule_learns_and_resumes_exactly(
     for ours, theirs in zip(model_weights(tmp_path / "resumed"), model_weights(tmp_path / "whole")):
         np.testing.assert_array_equal(ours, theirs)
     assert reached == {0: 30, 1: 20}
-    assert settled == [0, 1, 0, 1]  # each scale as it ends: the interrupted run's 0, the resumed 1, the whole run's 0 and 1
+    assert settled == [0, 1, 0, 1]  # as each scale ends: interrupted run 0, resumed 1, whole run 0, 1
     for run in ("resumed", "whole"):
         assert [s["niter"] for s in model_store.read_manifest(tmp_path / run)["scales"]] == [30, 20]
     # The mean colour would give the variance; measured 0.36 of it (0.33 with 20 iterations at both

@@ -39,10 +39,11 @@ class _ScaleDone(Exception):
     """Raised after scale N is saved: the run stops there."""
 
 
-def copy_below(source: Path, target: Path, scale: int, config: Any, image: Path) -> dict[str, Any]:
+def copy_below(source: Path, target: Path, scale: int, config: Any, image: Path, seed: int) -> dict[str, Any]:
     """A model folder holding the source's scales 0..scale-1 and the new settings, ready to resume
-    at `scale`; refuses settings under which those scales would have been different. (Called with
-    scale N+1 and the source's settings, it is the source ending at scale N: the baseline arm.)"""
+    at `scale` with `seed`'s draws; refuses settings under which those scales would have been
+    different. (Called with scale N+1 and the source's settings and seed, it is the source ending at
+    scale N: the baseline arm.)"""
     from singan_tf import model_store
     from singan_tf.errors import SinganError
     from singan_tf.image_io import load_image
@@ -58,7 +59,7 @@ def copy_below(source: Path, target: Path, scale: int, config: Any, image: Path)
     target.mkdir(parents=True)
     for n in range(scale):
         shutil.copytree(model_store.scale_dir(source, n), model_store.scale_dir(target, n))
-    copied = {**manifest, "config": config.to_dict(), "channels": list(plan.channels), "completed_scales": scale,
+    copied = {**manifest, "config": config.to_dict(), "seed": seed, "channels": list(plan.channels), "completed_scales": scale,
               "noise_amps": manifest["noise_amps"][:scale], "scales": manifest["scales"][:scale]}
     copied.pop("in_progress", None)
     model_store.write_json_atomic(target / model_store.MANIFEST, copied)
@@ -74,11 +75,14 @@ def copy_below(source: Path, target: Path, scale: int, config: Any, image: Path)
 @click.option("--runs", "runs_dir", type=click.Path(path_type=Path), default=ROOT / "runs", show_default=True)
 @click.option("--results", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
 @click.option("--grids", type=click.Path(path_type=Path), default=GRIDS, show_default=True)
+@click.option("--seed", "draw_seed", type=int, default=None,
+              help="Scale N's own draws (noise, windows, penalty mixes) from this seed instead of the source's: "
+                   "the spread of one setting at one scale. The copied scales stay as trained.")
 @click.option("--as-trained", is_flag=True,
               help="Train nothing: evaluate the source's own scale N (the baseline the other arms are set beside).")
 @click.option("--commit", is_flag=True, help="git commit the results line and the grid when the run is done.")
 def main(source: Path, image: Path, scale: int, name: str, runs_dir: Path, results: Path, grids: Path,
-         as_trained: bool, commit: bool, **settings) -> None:
+         draw_seed: int | None, as_trained: bool, commit: bool, **settings) -> None:
     """Train scale SCALE of SOURCE's model again with other settings, evaluate it, record the figures."""
     from singan_tf.config import TrainConfig
     from singan_tf.errors import SinganError
@@ -87,18 +91,19 @@ def main(source: Path, image: Path, scale: int, name: str, runs_dir: Path, resul
 
     source_manifest = read_manifest(source)
     overrides = {k: v for k, v in config_overrides(settings).items() if v is not None}
-    if as_trained and overrides:
+    if as_trained and (overrides or draw_seed is not None):
         raise click.UsageError("--as-trained evaluates the source's own scale: it takes no setting flags")
     config = TrainConfig.from_dict(source_manifest["config"]).with_overrides(**overrides)
-    key = {"name": name, "image": image.name, "seed": source_manifest["seed"], "scale": scale,
+    seed = source_manifest["seed"] if draw_seed is None else draw_seed
+    key = {"name": name, "image": image.name, "seed": seed, "scale": scale,
            "config": config.to_dict(), "as_trained": as_trained}
     if any({k: line.get(k) for k in key} == key for line in _measured(results)):
         click.echo(f"{name} on {image.name}, scale {scale}: already in {results}; skipped")
         return
-    model_dir = runs_dir / name / f"{image.stem}-seed{source_manifest['seed']}-scale{scale}"
+    model_dir = runs_dir / name / f"{image.stem}-seed{seed}-scale{scale}"
     if not (model_dir / "manifest.json").exists():
         try:
-            copy_below(source, model_dir, scale + 1 if as_trained else scale, config, image)
+            copy_below(source, model_dir, scale + 1 if as_trained else scale, config, image, seed)
         except SinganError as err:
             raise click.ClickException(str(err)) from None
 
@@ -114,7 +119,7 @@ def main(source: Path, image: Path, scale: int, name: str, runs_dir: Path, resul
         pass
     session_seconds = time.perf_counter() - started
     manifest = read_manifest(model_dir)
-    grid = grids / f"{name}-{image.stem}-seed{source_manifest['seed']}.png"
+    grid = grids / f"{name}-{image.stem}-seed{seed}.png"
     line = {
         **key, "source": str(source), "overrides": overrides, "size": manifest["scale_sizes"][scale],
         "channels": manifest["channels"][scale], "niter": manifest["scales"][scale]["niter"],

@@ -52,3 +52,56 @@ def test_a_scale_run_refuses_settings_that_change_the_scales_below(tiny_model, t
     result = CliRunner().invoke(scale_runs.main, [str(tiny_model), str(DEMO_IMAGE), "--scale", "1", "--name", "arm",
                                                   "--max-size", "40", "--runs", str(tmp_path)])
     assert result.exit_code == 1 and "change the scales below" in result.output
+
+
+def test_a_scale_run_with_another_seed_draws_that_scale_anew(tiny_model, tmp_path):
+    """--seed measures one setting's spread at one scale: the copied scales stay the source's, the
+    scale trained again draws its noise and windows from the other seed."""
+    args = [str(tiny_model), str(DEMO_IMAGE), "--scale", "1", "--niter", "7", "--runs", str(tmp_path / "runs"),
+            "--results", str(tmp_path / "runs.jsonl"), "--grids", str(tmp_path / "grids")]
+    for name, seed in (("source-seed", []), ("other-seed", ["--seed", "11"])):
+        result = CliRunner().invoke(scale_runs.main, [*args, "--name", name, *seed])
+        assert result.exit_code == 0, result.output
+    lines = [json.loads(text) for text in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert lines[1]["seed"] == 11 and lines[0]["seed"] != 11
+    weights = [model_weights(tmp_path / "runs" / line["name"] / f"{DEMO_IMAGE.stem}-seed{line['seed']}-scale1")
+               for line in lines]
+    count = len(weights[0]) // 2
+    for a, b in zip(weights[0][:count], weights[1][:count]):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(weights[0][count:], weights[1][count:]))
+
+
+def test_the_last_scales_statistics_are_compared_stored_whole_and_window_averaged(tmp_path):
+    """Row 3h's comparison: three copies that differ only in the last scale's BatchNorm statistics."""
+    from singan_tf.config import preset
+    from singan_tf.fit import fit
+
+    import last_scale_statistics
+
+    model = tmp_path / "cropped"
+    fit(DEMO_IMAGE, model, preset("tiny", crop_size=16, niter=10), seed=3, progress=False)
+    results = tmp_path / "statistics.jsonl"
+    result = CliRunner().invoke(last_scale_statistics.main, [str(model), "--name", "tiny", "--work",
+                                                             str(tmp_path / "work"), "--results", str(results)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(text) for text in results.read_text().splitlines()]
+    assert [line["statistics"] for line in lines] == ["stored", "whole", "windows"]
+    rmse = [line["from_0"]["reconstruction_rmse"] for line in lines]
+    assert len(set(rmse)) == 3
+    weights = {line["statistics"]: model_weights(tmp_path / "work" / f"tiny-{line['statistics']}") for line in lines}
+    source = model_weights(model)
+    for a, b in zip(weights["stored"], source):
+        np.testing.assert_array_equal(a, b)
+    scales = model_store.read_manifest(model)["completed_scales"]
+    per_network = len(source) // (2 * scales)  # each scale: G's arrays, then D's
+    last_generator = range((scales - 1) * 2 * per_network, (scales - 1) * 2 * per_network + per_network)
+    for candidate in ("whole", "windows"):
+        changed = {i for i, (a, b) in enumerate(zip(weights[candidate], source)) if not np.array_equal(a, b)}
+        assert changed and changed <= set(last_generator)
+    # The stored running averages are windows' statistics too (mostly the last few): the average of
+    # 100 windows is of their size, layer by layer (mean and variance of the first BatchNorm).
+    first_norm = [i for i in last_generator if weights["windows"][i].shape == (8,)][:4]  # gamma, beta, mean, var
+    for i in first_norm[2:]:
+        ratio = np.mean(np.abs(weights["windows"][i])) / np.mean(np.abs(source[i]))
+        assert 0.7 < ratio < 1.4, (i, ratio)

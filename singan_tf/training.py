@@ -138,9 +138,11 @@ class ScaleTrainer:
         G samples with the running averages of its training batches, and a window's statistics are
         not the image's: at a cropped scale the averages end as those of the last few windows (the
         last one goes through G 6 of the 9 times per iteration), and the whole image then samples
-        and reconstructs with a colour cast. These passes repeat a whole-image scale's training
-        mix, a random sample's input then the reconstruction's, with the final weights; their
-        inputs are keyed past the last iteration, so a resumed run settles to the same numbers."""
+        and reconstructs with a colour cast. The windows' own average is no cure (measured worse):
+        the whole image's activations vary more than any window's. These passes repeat a
+        whole-image scale's training mix, a random sample's input then the reconstruction's, with
+        the final weights; their inputs are keyed past the last iteration, so a resumed run settles
+        to the same numbers (docs/fast-mode.md, run 3h)."""
         if self.window == tuple(self.real.shape[1:3]):
             return
         passes = tf.function(self._whole_image_passes, autograph=False).get_concrete_function(tf.constant(0))

@@ -133,18 +133,24 @@ def test_ctrl_c_after_the_first_scale_then_a_re_run_gives_the_uninterrupted_mode
     resumes x to the weights of the uninterrupted run (same name, so the same seed). The scales get
     150 iterations, seconds each: with SETTINGS' 4, a fast host under load once finished the last
     scale before the interrupt reached the command."""
-    base = tmp_path / "models"
     settings = [*SETTINGS[:2], "--iters", "150", *SETTINGS[4:]]
-    command = ["train-many", images / "first" / "x.png", "--out", base, *settings]
-    process = subprocess.Popen([sys.executable, "-m", "singan_tf.cli.main", *map(str, command)], start_new_session=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
-    while not (base / "x" / "manifest.json").exists() or not model_store.read_manifest(base / "x")["completed_scales"]:
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
-        time.sleep(0.05)
-    started = _session_processes(process.pid)
-    os.killpg(process.pid, signal.SIGINT)
-    output = process.communicate(timeout=KILL_TIMEOUT_SECONDS)[0]
+    for attempt in range(3):
+        base = tmp_path / f"models-{attempt}"
+        command = ["train-many", images / "first" / "x.png", "--out", base, *settings]
+        process = subprocess.Popen([sys.executable, "-m", "singan_tf.cli.main", *map(str, command)],
+                                   start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
+        while not (base / "x" / "manifest.json").exists() or not model_store.read_manifest(base / "x")["completed_scales"]:
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+            time.sleep(0.05)
+        started = _session_processes(process.pid)
+        manifest = model_store.read_manifest(base / "x")
+        os.killpg(process.pid, signal.SIGINT)
+        output = process.communicate(timeout=KILL_TIMEOUT_SECONDS)[0]
+        # A loaded machine can delay this poll past the last scale (CI once saw exit 0): such an
+        # attempt tests nothing and is made again; a signal lost while scales remain still fails.
+        if manifest["completed_scales"] < len(manifest["scale_sizes"]):
+            break
     assert process.returncode == 130, output
     assert "run the same command again" in output.splitlines()[-1]
     manifest = model_store.read_manifest(base / "x")

@@ -137,8 +137,11 @@ def test_ctrl_c_after_the_first_scale_then_a_re_run_gives_the_uninterrupted_mode
     for attempt in range(3):
         base = tmp_path / f"models-{attempt}"
         command = ["train-many", images / "first" / "x.png", "--out", base, *settings]
+        # As from a terminal: a shell starts background jobs (`make test &`) with SIGINT ignored, and
+        # the command would inherit that and never see the Ctrl-C.
         process = subprocess.Popen([sys.executable, "-m", "singan_tf.cli.main", *map(str, command)],
-                                   start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                   start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + KILL_TIMEOUT_SECONDS
         while not (base / "x" / "manifest.json").exists() or not model_store.read_manifest(base / "x")["completed_scales"]:
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]

@@ -89,9 +89,12 @@ def replace_last_statistics(model_dir: Path, candidate: str) -> None:
     trainer = ScaleTrainer(n, real, coarser, TrainConfig.from_dict(manifest["config"]), manifest["seed"])
     trainer.generator.set_weights(pyramid.generators[n].get_weights())
     trainer.noise_amp = manifest["noise_amps"][n]
-    if trainer.window == tuple(real.shape[1:3]):
+    if not trainer.cropped:
         raise click.ClickException(f"{model_dir}'s last scale was trained on the whole image: nothing to compare")
-    trainer.settle_statistics() if candidate == "whole" else _window_average(trainer)
+    if candidate == "whole":
+        trainer.settle_statistics()
+    else:
+        _window_average(trainer)
     trainer.generator.save_weights(str(model_store.scale_dir(model_dir, n) / "generator.weights.h5"))
 
 

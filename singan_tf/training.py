@@ -110,6 +110,7 @@ class ScaleTrainer:
             rmse = tf.sqrt(tf.reduce_mean(tf.square(real - self.z_prev)))
             self.noise_amp = config.noise_amp * float(rmse)
         self.window = config.training_window(h, w)
+        self.cropped = self.window != (h, w)
         # The steps are functions of their own so each is traced once however many times it runs;
         # XLA inlines them into the one compiled iteration.
         self._compiled_critic_step = tf.function(self._critic_step, autograph=False)
@@ -143,7 +144,7 @@ class ScaleTrainer:
         whole-image scale's training mix, a random sample's input then the reconstruction's, with
         the final weights; their inputs are keyed past the last iteration, so a resumed run settles
         to the same numbers (docs/fast-mode.md, run 3h)."""
-        if self.window == tuple(self.real.shape[1:3]):
+        if not self.cropped:
             return
         passes = tf.function(self._whole_image_passes, autograph=False).get_concrete_function(tf.constant(0))
         for k in range(SETTLE_ROUNDS):
@@ -205,9 +206,9 @@ class ScaleTrainer:
         Both networks are fully convolutional, so G's output on the window's padded input is exactly
         the whole-image output there, and D scores exactly the window's patches. The whole image
         when it fits in the window, so the official settings run the untouched graph."""
-        (h, w), (ch, cw) = self.real.shape[1:3], self.window
-        if (ch, cw) == (h, w):
+        if not self.cropped:
             return padded_input, prev, real
+        (h, w), (ch, cw) = self.real.shape[1:3], self.window
         corner = tf.random.stateless_uniform([2], seed=self._key(iteration, 5000 + step), maxval=2**30, dtype=tf.int32)
         top, left = window_start(corner[0], h, ch), window_start(corner[1], w, cw)
         image_window = [[0, top, left, 0], [1, ch, cw, 3]]

@@ -27,7 +27,9 @@ import json
 import os
 import platform
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from singan_tf.cli.main import import_tensorflow_quietly
+
+import_tensorflow_quietly()
 
 import click  # noqa: E402
 import numpy as np  # noqa: E402

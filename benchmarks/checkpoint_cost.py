@@ -20,7 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from singan_tf.cli.main import import_tensorflow_quietly
+
+import_tensorflow_quietly()
 
 import tensorflow as tf  # noqa: E402
 

@@ -18,13 +18,14 @@ One JSON line per candidate goes to benchmarks/results/statistics_runs.jsonl.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import click
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from singan_tf.cli.main import import_tensorflow_quietly
+
+import_tensorflow_quietly()
 
 from quality_runs import ROOT, evaluate_and_draw, record  # noqa: E402
 

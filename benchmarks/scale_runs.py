@@ -26,7 +26,9 @@ from typing import Any
 
 import click
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from singan_tf.cli.main import import_tensorflow_quietly
+
+import_tensorflow_quietly()
 
 from quality_runs import ROOT, _measured, evaluate_and_draw, record  # noqa: E402
 from singan_tf.cli.options import config_options, config_overrides  # noqa: E402

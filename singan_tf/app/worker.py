@@ -7,7 +7,6 @@ has to say goes back to the server as small picklable events on a queue.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ def run_training(image: str, model_dir: str, preset: str, seed: int | None, resu
     """Train (or resume) one model exactly as `singan-tf train` does, reporting as it goes:
     ("progress", scale, iterations done, losses), ("scale_done", scale, preview path),
     ("done", samples grid path) or ("error", one-line message)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from singan_tf.cli.main import import_tensorflow_quietly
 
     import_tensorflow_quietly()

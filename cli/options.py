@@ -47,6 +47,9 @@ _HELP = {
     "one_coarse_draw": "At scales trained on windows (--crop-size), draw the coarser scales' sample once per "
                        "iteration instead of once per critic step; each critic step takes its own window of it. "
                        "~11% faster there, measured to cost quality (docs/fast-mode.md).",
+    "whole_image_reconstruction": "At scales trained on windows (--crop-size), take the reconstruction loss over the "
+                                  "whole image instead of the window (G runs on the whole image once per generator "
+                                  "step).",
 }
 
 

@@ -65,6 +65,11 @@ class TrainConfig:
     # networks, and the official code draws it for every critic step. Drawn once per iteration, each
     # critic step still sees a fake of its own: its own random window of that sample.
     one_coarse_draw: bool = False
+    # At a scale trained on windows, the reconstruction term covers one window per iteration, which
+    # G normalises with that window's batch statistics. Over the whole image it trains what G is
+    # later asked for, the whole image from the reconstruction's input, for the price of G on the
+    # whole image in every generator step (docs/fast-mode.md measures what it buys).
+    whole_image_reconstruction: bool = False
 
     def __post_init__(self) -> None:
         problems = []

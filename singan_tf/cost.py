@@ -46,12 +46,14 @@ def parameter_count(channels: int, out_channels: int) -> int:
 def iteration_flops(sizes: list[tuple[int, int]], channels: list[int], scale: int, config: TrainConfig) -> int:
     """One training iteration at `scale`: d_steps critic steps, the random passes through the
     frozen coarser generators at their full size (`coarse_draws`), and g_steps generator steps with
-    the reconstruction, both networks on the training window (`crop_size`)."""
+    the reconstruction, both networks on the training window (`crop_size`; the reconstruction on
+    the whole image with `whole_image_reconstruction`)."""
     h, w = config.training_window(*sizes[scale])
     g, d = generator_flops(h, w, channels[scale]), discriminator_flops(h, w, channels[scale])
     coarser = sum(generator_flops(*sizes[k], channels[k]) for k in range(scale))
     critic_step = g + 3 * d + 3 * d + 6 * d
-    generator_step = 3 * (g + d) + 3 * g
+    reconstruction = generator_flops(*sizes[scale], channels[scale]) if config.whole_image_reconstruction else g
+    generator_step = 3 * (g + d) + 3 * reconstruction
     draws = config.coarse_draws(*sizes[scale])
     return draws * coarser + config.d_steps * critic_step + config.g_steps * generator_step
 

@@ -240,18 +240,19 @@ class ScaleTrainer:
             scaled = _scaled(self.opt_d, d_loss)
         self.opt_d.apply_gradients(zip(tape.gradient(scaled, D.trainable_variables), D.trainable_variables))
         return {
-            "padded_input": padded_input, "prev": prev, "real": real,
+            "padded_input": padded_input, "prev": prev,
             "d_loss": d_loss, "wasserstein": -(d_real + d_fake), "gp": penalty,
         }
 
-    def _generator_step(self, critic: dict[str, tf.Tensor], rec_input: tf.Tensor, rec_prev: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _generator_step(self, critic: dict[str, tf.Tensor], rec_input: tf.Tensor, rec_prev: tf.Tensor,
+                        rec_real: tf.Tensor) -> dict[str, tf.Tensor]:
         """One update of G_n: fool D on a fake regenerated with the current weights from the last
         critic step's input, and reproduce the real image from the reconstruction input."""
         G, D = self.generator, self.discriminator
         with tf.GradientTape() as tape:
             fake = G([critic["padded_input"], critic["prev"]], padded=True, training=True)
             adversarial = -tf.reduce_mean(D(fake, training=True))
-            reconstruction = tf.reduce_mean(tf.square(G([rec_input, rec_prev], padded=True, training=True) - critic["real"]))
+            reconstruction = tf.reduce_mean(tf.square(G([rec_input, rec_prev], padded=True, training=True) - rec_real))
             g_loss = adversarial + self.config.alpha * reconstruction
             scaled = _scaled(self.opt_g, g_loss)
         self.opt_g.apply_gradients(zip(tape.gradient(scaled, G.trainable_variables), G.trainable_variables))
@@ -259,7 +260,7 @@ class ScaleTrainer:
 
     def _iteration(self, iteration: tf.Tensor) -> dict[str, tf.Tensor]:
         """d_steps critic updates, then g_steps generator updates on the last critic step's input and
-        window (the reconstruction is taken in the same window)."""
+        window (the reconstruction is taken in the same window, or over the whole image)."""
         noise = self._scale_noise(self.noise_shape, iteration, 0, self.scale)
         shared = self.config.coarse_draws(*self.real.shape[1:3]) == 1
         shared_prev = self._random_prev(iteration, tf.constant(0)) if shared else None
@@ -268,10 +269,11 @@ class ScaleTrainer:
             critic = self._compiled_critic_step(noise, prev, iteration, tf.constant(step))
         rec_input = generator_input(self.reconstruction_noise(iteration), self.z_prev, self.noise_amp,
                                     self.config.noise_padding)
-        rec_input, rec_prev, _ = self._crop(iteration, tf.constant(self.config.d_steps - 1), rec_input, self.z_prev,
-                                            self.real)
-        selected = {k: critic[k] for k in ("padded_input", "prev", "real")}
+        reconstruction = (rec_input, self.z_prev, self.real)
+        if not self.config.whole_image_reconstruction:
+            reconstruction = self._crop(iteration, tf.constant(self.config.d_steps - 1), *reconstruction)
+        selected = {k: critic[k] for k in ("padded_input", "prev")}
         for _ in range(self.config.g_steps):
-            generator = self._compiled_generator_step(selected, rec_input, rec_prev)
+            generator = self._compiled_generator_step(selected, *reconstruction)
         losses = {k: critic[k] for k in ("d_loss", "wasserstein", "gp")}
         return {**losses, **generator}

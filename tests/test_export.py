@@ -254,6 +254,29 @@ def test_tflite_matches_within_tolerance(export_base: Path, loaded):
             tflite(*bad[:2], SEED, *bad[2:])
 
 
+def test_a_model_trained_on_windows_exports_to_the_samplers_pixels(demo_image: Path, tmp_path: Path):
+    """The fast mode writes an ordinary model folder: windows, an iteration schedule and settled
+    BatchNorm statistics change the weights, never the graph, so the SavedModel gives the sampler's
+    pixels and TFLite stays within its tolerance."""
+    pytest.importorskip("ai_edge_litert")
+    from singan_tf.config import preset
+    from singan_tf.export.tflite import TfliteSampler
+    from singan_tf.fit import fit
+
+    model, base = tmp_path / "model", tmp_path / "export"
+    fit(demo_image, model, preset("tiny", crop_size=22, small_niter=8, small_max_pixels=450, niter=4,
+                                  widen_warm_start=True), seed=3, progress=False)
+    assert [s["niter"] for s in json.loads((model / "manifest.json").read_text())["scales"]] == [8, 4]
+    result = run("export", model, "--out", base, "--tflite")
+    assert result.exit_code == 0, result.output
+    loaded, sampler = tf.saved_model.load(str(base / "singan" / "1")), Sampler(load_pyramid(model))
+    tflite = TfliteSampler(base / "singan" / "1.tflite")
+    for height, width, scale_from in [(24, 32, 0), (30, 60, 0), (30, 44, 1)]:
+        served = serving_default(loaded, height, width, SEED, scale_from)
+        np.testing.assert_array_equal(served, expected(sampler, height, width, SEED, scale_from))
+        assert_within_tflite_tolerance(tflite(height, width, SEED, scale_from, 1.0), served)
+
+
 def test_tflite_files_from_before_noise_scale_still_run(version_dir: Path, loaded, tmp_path: Path):
     """A .tflite as `export --tflite` wrote it before: serving_default only, limits without max_noise_scale."""
     pytest.importorskip("ai_edge_litert")

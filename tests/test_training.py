@@ -14,7 +14,7 @@ from singan_tf.cost import generator_flops, iteration_flops
 from singan_tf.errors import SinganError
 from singan_tf.fit import fit
 from singan_tf.image_io import load_image
-from singan_tf.models import Discriminator, Generator
+from singan_tf.models import PADDING, Discriminator, Generator
 from singan_tf.pyramid import Pyramid, build_reals, generator_input, gray, upsample
 from singan_tf.sampler import Sampler
 from singan_tf.scale_plan import plan_scales
@@ -352,6 +352,29 @@ def test_the_coarser_sample_is_drawn_once_per_iteration_only_when_asked_and_crop
     saved = iteration_flops(sizes, channels, 1, config.with_overrides(one_coarse_draw=False)) - iteration_flops(
         sizes, channels, 1, config)
     assert saved == (config.d_steps - len(runs)) * generator_flops(*sizes[0], channels[0])
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_the_reconstruction_is_taken_over_the_whole_image_only_when_asked(reals, whole):
+    """`whole_image_reconstruction` at a scale trained on windows: every generator step reconstructs
+    the whole image (input, coarser reconstruction, target), while its adversarial pass stays on the
+    window; `plan` and `bench` count G on the whole image for it."""
+    trainer = _trainer(reals, 1, crop_size=12, whole_image_reconstruction=whole)
+    seen, step = [], trainer._compiled_generator_step
+    trainer._compiled_generator_step = lambda critic, *rec: seen.append((critic, rec)) or step(critic, *rec)
+    losses = trainer.traced_iteration()(tf.constant(0))
+    assert all(np.isfinite(float(v)) for v in losses.values())
+    assert len(seen) == trainer.config.g_steps
+    (critic, (rec_input, rec_prev, rec_real)) = seen[-1]
+    (h, w), window = trainer.real.shape[1:3], trainer.window
+    assert critic["prev"].shape[1:3] == window
+    assert rec_real.shape[1:3] == rec_prev.shape[1:3] == ((h, w) if whole else window)
+    assert rec_input.shape[1:3] == tuple(n + 2 * PADDING for n in rec_real.shape[1:3])
+    plan, config = reals[0], trainer.config
+    sizes, channels = list(plan.scale_sizes), list(plan.channels)
+    extra = iteration_flops(sizes, channels, 1, config) - iteration_flops(
+        sizes, channels, 1, config.with_overrides(whole_image_reconstruction=False))
+    assert extra == whole * config.g_steps * 3 * (generator_flops(h, w, channels[1]) - generator_flops(*window, channels[1]))
 
 
 def test_cropped_training_with_an_iteration_schedule_learns_and_resumes_exactly(demo_image, tmp_path, monkeypatch):

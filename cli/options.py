@@ -71,7 +71,7 @@ def config_options(function: Callable, iters_alias: bool = True, with_preset: bo
     return click.option(
         "--preset", type=click.Choice(list(PRESETS)), default="paper", show_default=True,
         help="Starting values for every setting below: paper = official SinGAN, fast = the paper's size in about "
-             "a ninth of its time, quick = ~6 min demo, tiny = tests.",
+             "a ninth of its time, quick = 3-6 min demo, tiny = tests.",
     )(function)
 
 

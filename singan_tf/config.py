@@ -147,7 +147,7 @@ PRESETS: dict[str, TrainConfig] = {
     # quality, as measured, and the lever left out (one_coarse_draw): docs/fast-mode.md.
     "fast": TrainConfig(crop_size=96, max_nfc=64, niter=800, small_niter=2000, small_max_pixels=5000,
                         widen_warm_start=True),
-    # The demo: a smaller image and fewer iterations, about 6 minutes on 2 CPU cores.
+    # The demo: a smaller image and fewer iterations, 3-6 minutes on 2 CPU cores.
     "quick": TrainConfig(max_size=96, min_size=25, niter=300),
     # For tests: three tiny scales and a handful of iterations, seconds on a CPU.
     "tiny": TrainConfig(max_size=32, min_size=20, niter=20, nfc=8, max_nfc=16),

@@ -30,7 +30,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 SCREENSHOTS = os.environ.get("SINGAN_APP_SCREENSHOTS")
-# The screenshots show the quick preset (a model worth looking at, ~6 min); the check itself, tiny.
+# The screenshots show the quick preset (a model worth looking at, 3-6 min); the check itself, tiny.
 PRESET, SCALES = ("quick", 5) if SCREENSHOTS else ("tiny", 2)
 TRAIN_TIMEOUT = 1800 if SCREENSHOTS else 120
 NETWORK_SCHEMES = ("http", "https", "ws", "wss", "ftp")

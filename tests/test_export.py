@@ -264,8 +264,8 @@ def test_a_model_trained_on_windows_exports_to_the_samplers_pixels(demo_image: P
     from singan_tf.fit import fit
 
     model, base = tmp_path / "model", tmp_path / "export"
-    fit(demo_image, model, preset("tiny", crop_size=22, small_niter=8, small_max_pixels=450, niter=4,
-                                  widen_warm_start=True), seed=3, progress=False)
+    fit(demo_image, model, preset("tiny", crop_size=22, small_niter=8, small_max_pixels=450, niter=4), seed=3,
+        progress=False)
     assert [s["niter"] for s in json.loads((model / "manifest.json").read_text())["scales"]] == [8, 4]
     result = run("export", model, "--out", base, "--tflite")
     assert result.exit_code == 0, result.output

@@ -15,6 +15,7 @@ each line carries the same figures, and a finished run is never lost.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import os
 import subprocess
@@ -105,7 +106,7 @@ def record(line: dict[str, Any], results: Path, commit_message: str | None, show
 @click.command()
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", required=True, help="The mode's name in the results, e.g. paper-2000 or fast-96.")
-@config_options
+@functools.partial(config_options, default_preset="paper")
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--runs", "runs_dir", type=click.Path(path_type=Path), default=ROOT / "runs", show_default=True)
 @click.option("--results", type=click.Path(path_type=Path), default=RESULTS, show_default=True)

@@ -22,7 +22,7 @@ def _scales(_ctx, _param, value: str | None) -> list[int] | str | None:
 
 @click.command("bench")
 @click.argument("image", type=click.Path(path_type=Path))
-@functools.partial(config_options, iters_alias=False)
+@functools.partial(config_options, iters_alias=False, default_preset="paper")
 @click.option("--scales", callback=_scales, default=None,
               help="Comma-separated scales of IMAGE's plan to time, or `all` (then the whole run's time is "
                    "estimated too) [default: the three finest].")

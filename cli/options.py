@@ -7,14 +7,15 @@ from typing import Any, Callable
 
 import click
 
-from singan_tf.config import PRESETS, TrainConfig
+from singan_tf.config import DEFAULT_PRESET, PRESETS, TrainConfig
 from singan_tf.limits import MAX_NOISE_SCALE
 
 _HELP = {
     "max_size": "Longer side of the finest scale, px (the image is shrunk to fit).",
     "min_size": "Shorter side of the coarsest scale, px.",
     "scale_factor": "Initial ratio between scales; re-fitted per image as the official code does.",
-    "niter": "Training iterations per scale (each = d-steps critic + g-steps generator updates).",
+    "niter": "Training iterations per scale (each = d-steps critic + g-steps generator updates); where "
+             "--small-niter is set (the fast preset), only at the scales above --small-max-pixels.",
     "nfc": "Channels at scales 0-3; doubles every 4 scales.",
     "max_nfc": "Cap on the channels.",
     "lr_g": "Adam learning rate of the generators.",
@@ -53,10 +54,13 @@ _HELP = {
 }
 
 
-def config_options(function: Callable, iters_alias: bool = True, with_preset: bool = True) -> Callable:
+def config_options(function: Callable, iters_alias: bool = True, with_preset: bool = True,
+                   default_preset: str = DEFAULT_PRESET) -> Callable:
     """A --flag for every TrainConfig field, defaulting to None so the preset's value stands.
     `iters_alias=False` leaves `--iters` to a command whose own iterations are not training's (`bench`);
-    `with_preset=False` is for a command whose starting values are a model's own."""
+    `with_preset=False` is for a command whose starting values are a model's own; `default_preset` is
+    for the measuring tools (`bench`, benchmarks/quality_runs.py), whose figures are set against the
+    official code's and the paper preset's."""
     for field in reversed(dataclasses.fields(TrainConfig)):
         flag = field.name.replace("_", "-")
         help_text = _HELP[field.name]
@@ -69,9 +73,10 @@ def config_options(function: Callable, iters_alias: bool = True, with_preset: bo
     if not with_preset:
         return function
     return click.option(
-        "--preset", type=click.Choice(list(PRESETS)), default="paper", show_default=True,
-        help="Starting values for every setting below: paper = official SinGAN, fast = the paper's size in about "
-             "a ninth of its time, quick = 3-6 min demo, tiny = tests.",
+        "--preset", type=click.Choice(list(PRESETS)), default=default_preset, show_default=True,
+        help="Starting values for every setting below: paper = official SinGAN, number for number (hours on a "
+             "CPU); fast = the paper's image size in about a tenth of its time, samples measured as good; "
+             "quick = 3-6 min demo; tiny = tests.",
     )(function)
 
 

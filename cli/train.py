@@ -46,6 +46,7 @@ def command(image: Path, model_dir: Path | None, preset: str, seed: int | None, 
 
     \b
     singan-tf train balloons.png --preset quick --seed 0
+    singan-tf train photo.jpg --preset paper   # the official code's settings: hours on a CPU
     singan-tf train photo.jpg --out models/photo --iters 1000 --max-size 200
     singan-tf train photo.jpg --out models/photo --resume     # after Ctrl-C, a crash or a reboot
     """

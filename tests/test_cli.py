@@ -37,7 +37,7 @@ def test_plan_prints_the_official_pyramid(demo_image):
     assert result.exit_code == 0, result.output
     for h, w in plan_scales(186, 248, preset("paper")).scale_sizes:
         assert f"{h}x{w}" in result.output
-    report = json.loads(run("plan", demo_image, "--json", "--max-size", 120).output)
+    report = json.loads(run("plan", demo_image, "--json", "--preset", "paper", "--max-size", 120).output)
     expected = plan_scales(186, 248, preset("paper", max_size=120))
     assert [(s["height"], s["width"]) for s in report["scales"]] == list(expected.scale_sizes)
     assert report["scale_factor"] == pytest.approx(expected.scale_factor)
@@ -203,6 +203,26 @@ def test_bench_times_any_training_mode_from_train_flags(demo_image, monkeypatch)
     assert result.exit_code == 0, result.output
     assert (timed["scales"], timed["iters"]) == ("all", 2)
     assert timed["config"] == preset("tiny", crop_size=16, max_nfc=8, mixed_precision=True, niter=500)
+
+
+def test_training_defaults_to_the_fast_preset_and_bench_to_the_paper_one(demo_image, monkeypatch):
+    """`train`, `plan` and `train-many` start from the fast preset (paper-level samples in a tenth of
+    the time, docs/benchmarks.md); `bench` from the paper one, the only one its official figures fit."""
+    import singan_tf.bench.timing
+    from singan_tf.cli import plan, train, train_many
+
+    for command in (train.command, plan.command, train_many.command):
+        assert next(p for p in command.params if p.name == "preset").default == "fast"
+    scales = json.loads(run("plan", demo_image, "--json").output)["scales"]
+    assert [s["niter"] for s in scales] == [preset("fast").iterations(s["height"], s["width"]) for s in scales]
+    assert [s["niter"] for s in scales] == [2000] * 4 + [600] * 5  # balloons: 9 scales, 96-px windows from scale 4
+
+    timed = {}
+    monkeypatch.setattr(singan_tf.bench.timing, "run_benchmark", lambda image, config, *rest, **kw: timed.update(
+        config=config) or {})
+    monkeypatch.setattr(singan_tf.bench.timing, "markdown_table", lambda report: "")
+    assert run("bench", demo_image).exit_code == 0
+    assert timed["config"] == preset("paper")
 
 
 def test_app_without_gradio_says_what_to_install(monkeypatch):

@@ -215,7 +215,7 @@ def test_training_defaults_to_the_fast_preset_and_bench_to_the_paper_one(demo_im
         assert next(p for p in command.params if p.name == "preset").default == "fast"
     scales = json.loads(run("plan", demo_image, "--json").output)["scales"]
     assert [s["niter"] for s in scales] == [preset("fast").iterations(s["height"], s["width"]) for s in scales]
-    assert [s["niter"] for s in scales] == [2000] * 4 + [600] * 5  # balloons: 9 scales, 96-px windows from scale 4
+    assert [s["niter"] for s in scales] == [2000] * 4 + [600] * 5  # balloons: 9 scales, 5 above 5000 px
 
     timed = {}
     monkeypatch.setattr(singan_tf.bench.timing, "run_benchmark", lambda image, config, *rest, **kw: timed.update(

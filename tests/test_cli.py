@@ -185,19 +185,25 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path, demo_image, monkeyp
     assert result.exit_code == 130 and "--resume" in result.output
 
 
-def test_bench_times_any_training_mode_from_train_flags(demo_image, monkeypatch):
-    """`bench` takes `train`'s setting flags, so a faster mode (crops, channels, mixed precision) is
-    timed with the settings it will train with."""
+@pytest.fixture
+def timed(monkeypatch) -> dict:
+    """What `bench` would time (config, scales, iters), recorded instead of run."""
     import singan_tf.bench.timing
 
-    timed = {}
+    recorded = {}
 
     def record(image, config, scales, iters, sampling, log):
-        timed.update(config=config, scales=scales, iters=iters)
+        recorded.update(config=config, scales=scales, iters=iters)
         return {}
 
     monkeypatch.setattr(singan_tf.bench.timing, "run_benchmark", record)
     monkeypatch.setattr(singan_tf.bench.timing, "markdown_table", lambda report: "")
+    return recorded
+
+
+def test_bench_times_any_training_mode_from_train_flags(demo_image, timed):
+    """`bench` takes `train`'s setting flags, so a faster mode (crops, channels, mixed precision) is
+    timed with the settings it will train with."""
     result = run("bench", demo_image, "--preset", "tiny", "--crop-size", 16, "--max-nfc", 8, "--mixed-precision",
                  "--niter", 500, "--scales", "all", "--iters", 2)
     assert result.exit_code == 0, result.output
@@ -205,10 +211,9 @@ def test_bench_times_any_training_mode_from_train_flags(demo_image, monkeypatch)
     assert timed["config"] == preset("tiny", crop_size=16, max_nfc=8, mixed_precision=True, niter=500)
 
 
-def test_training_defaults_to_the_fast_preset_and_bench_to_the_paper_one(demo_image, monkeypatch):
+def test_training_defaults_to_the_fast_preset_and_bench_to_the_paper_one(demo_image, timed):
     """`train`, `plan` and `train-many` start from the fast preset (paper-level samples in a tenth of
     the time, docs/benchmarks.md); `bench` from the paper one, the only one its official figures fit."""
-    import singan_tf.bench.timing
     from singan_tf.cli import plan, train, train_many
 
     for command in (train.command, plan.command, train_many.command):
@@ -217,10 +222,6 @@ def test_training_defaults_to_the_fast_preset_and_bench_to_the_paper_one(demo_im
     assert [s["niter"] for s in scales] == [preset("fast").iterations(s["height"], s["width"]) for s in scales]
     assert [s["niter"] for s in scales] == [2000] * 4 + [600] * 5  # balloons: 9 scales, 5 above 5000 px
 
-    timed = {}
-    monkeypatch.setattr(singan_tf.bench.timing, "run_benchmark", lambda image, config, *rest, **kw: timed.update(
-        config=config) or {})
-    monkeypatch.setattr(singan_tf.bench.timing, "markdown_table", lambda report: "")
     assert run("bench", demo_image).exit_code == 0
     assert timed["config"] == preset("paper")
 

@@ -15,7 +15,8 @@ and in float32, with and without the NaN neighbours, and counts non-finite resul
 
     python benchmarks/bf16_nan_repro.py                          # ~1 min
     ONEDNN_VERBOSE=1 python benchmarks/bf16_nan_repro.py --calls 1 | grep brgconv   # which kernel ran
-    ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 python benchmarks/bf16_nan_repro.py     # a candidate fix
+    ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 python benchmarks/bf16_nan_repro.py     # AMX left out by hand
+    python benchmarks/bf16_nan_repro.py --as-trained  # what `--mixed-precision` sets up (the same, on AMX)
 
 A correct kernel gives 0 non-finite results everywhere; the bug shows as non-finite results in the
 bfloat16 rows with NaN neighbours only.
@@ -36,6 +37,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from singan_tf.bench.reference_runs import this_machine  # noqa: E402
+from singan_tf.precision import start_mixed_precision  # noqa: E402
 
 # (height, width) of the generator's input at scales 0-4 of balloons at --max-size 96, plus padding.
 PYRAMID_96 = [(35, 44), (43, 54), (53, 67), (66, 84), (82, 106)]
@@ -80,8 +82,12 @@ def run_shape(height: int, width: int, calls: int, seed: int) -> list[dict]:
 @click.option("--size", "sizes", multiple=True, help="Extra input size HxW to try, e.g. 61x77.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "json_path", type=click.Path(), default=None, help="Also write the rows here.")
-def main(calls: int, sizes: tuple[str, ...], seed: int, json_path: str | None) -> None:
+@click.option("--as-trained", is_flag=True,
+              help="First set the process up as `singan-tf train --mixed-precision` does (AMX left out).")
+def main(calls: int, sizes: tuple[str, ...], seed: int, json_path: str | None, as_trained: bool) -> None:
     """Count non-finite weight gradients from finite inputs, bfloat16 against float32."""
+    if as_trained:
+        print(start_mixed_precision())
     shapes = PYRAMID_96 + [tuple(int(v) for v in size.lower().split("x")) for size in sizes]
     machine = this_machine()
     units = sorted(flag for flag in machine["flags"] if flag in ("avx512_bf16", "amx_bf16", "amx_tile"))

@@ -37,8 +37,9 @@ _HELP = {
     "xla": "Compile each scale's training step with XLA: for GPUs; on x86 CPUs oneDNN (the default) is faster.",
     "xla_max_pixels": "Compile the training step of scales with at most this many pixels with XLA (small scales are "
                       "bound by per-operation overhead, which XLA removes); 0 = none.",
-    "mixed_precision": "Run the convolutions in bfloat16 (weights, statistics and losses stay float32). For GPUs "
-                       "with bfloat16 (Ampere or newer) and CPUs with AMX; not the paper's numbers, so off by default.",
+    "mixed_precision": "Run the convolutions in 16 bits (weights, statistics and losses stay float32): bfloat16 on "
+                       "GPUs from Ampere on and CPUs with AVX-512 BF16 (AMX left out), float16 with loss scaling on "
+                       "older GPUs, float32 where neither; not the paper's numbers, so off by default.",
     "small_niter": "Iterations of the scales whose training window has at most --small-max-pixels pixels (the cheap "
                    "coarse scales, which settle every sample's layout); 0 = --niter everywhere.",
     "small_max_pixels": "Pixels (height x width of the training window) up to which a scale trains --small-niter "

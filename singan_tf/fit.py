@@ -20,7 +20,8 @@ from singan_tf import checkpoint, model_store
 from singan_tf.config import TrainConfig
 from singan_tf.errors import SinganError
 from singan_tf.image_io import image_hash, load_image, make_grid
-from singan_tf.models import Discriminator, mixed_precision_note
+from singan_tf.models import Discriminator
+from singan_tf.precision import start_mixed_precision
 from singan_tf.pyramid import Pyramid, build_reals
 from singan_tf.sampler import Sampler
 from singan_tf.scale_plan import ScalePlan, plan_scales
@@ -188,6 +189,8 @@ def fit(
     `on_progress(scale, iterations_done, losses)` hears what the progress bar shows, when it shows
     it (the web app's live view), without a device read of its own."""
     image_path, model_dir = Path(image_path), Path(model_dir)
+    # before TensorFlow's first oneDNN operation: see precision.py
+    precision_note = start_mixed_precision() if config.mixed_precision else None
     image = load_image(image_path)
     plan = plan_scales(image.shape[0], image.shape[1], config)
     if (model_dir / model_store.MANIFEST).exists():
@@ -203,8 +206,8 @@ def fit(
         manifest = new_manifest(image_path, plan, config, seed)
         model_store.write_json_atomic(model_dir / model_store.MANIFEST, manifest)
     seed = manifest["seed"]
-    if progress and config.mixed_precision:
-        print(mixed_precision_note())
+    if progress and precision_note:
+        print(precision_note)
     reals = build_reals(image, plan)
     writer = tf.summary.create_file_writer(str(tensorboard)) if tensorboard else None
 

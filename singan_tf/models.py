@@ -13,54 +13,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from singan_tf.bench.reference_runs import this_machine
-
 KERNEL_SIZE = 3
 NUM_LAYERS = 5
 PADDING = NUM_LAYERS * (KERNEL_SIZE - 1) // 2
-
-
-def _device() -> tuple[tuple[int, int] | None, set[str]]:
-    """The first GPU's compute capability (None without a GPU) and the CPU's flags."""
-    gpus = tf.config.list_physical_devices("GPU")
-    capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability") if gpus else None
-    return (tuple(capability or (0, 0)) if gpus else None), this_machine()["flags"]
-
-
-def mixed_policy() -> str | None:
-    """The Keras dtype policy `--mixed-precision` uses on this machine (see `choose_policy`)."""
-    return choose_policy(*_device())
-
-
-def mixed_precision_note() -> str:
-    """One line saying what `--mixed-precision` does on this machine, float32 included."""
-    return describe_policy(*_device())
-
-
-def describe_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str]) -> str:
-    """`choose_policy`'s choice in words: a user who asked for 16 bits learns when it is float32."""
-    policy = choose_policy(gpu_capability, cpu_flags)
-    if gpu_capability is not None:
-        device = f"the GPU (compute capability {gpu_capability[0]}.{gpu_capability[1]})"
-        if policy == "mixed_bfloat16":
-            return f"--mixed-precision: bfloat16 convolutions on {device}"
-        return f"--mixed-precision: float16 convolutions with loss scaling on {device}, which has no bfloat16"
-    if policy == "mixed_bfloat16":
-        units = " and ".join(name for flag, name in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"))
-                             if flag in cpu_flags)
-        return f"--mixed-precision: bfloat16 convolutions on this CPU's {units} units"
-    return ("--mixed-precision: this CPU has no bfloat16 units (AVX-512 BF16 or AMX), so training runs in "
-            "float32, as without the flag")
-
-
-def choose_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str]) -> str | None:
-    """bfloat16 where the hardware computes in it (GPUs from compute capability 8.0 on, CPUs with
-    AVX-512 BF16 or AMX): it keeps float32's exponent range, so no loss scaling is needed. float16
-    on older GPUs (their tensor cores), with loss scaling (`training.py`). None (float32) on a CPU
-    without bfloat16 instructions, which would only emulate it."""
-    if gpu_capability is not None:
-        return "mixed_bfloat16" if gpu_capability >= (8, 0) else "mixed_float16"
-    return "mixed_bfloat16" if cpu_flags & {"avx512_bf16", "amx_bf16"} else None
 
 
 def pad(images: tf.Tensor) -> tf.Tensor:
@@ -170,7 +125,7 @@ class ConvBlock(keras.layers.Layer):
 class _PatchNetwork(keras.Model):
     """The shared trunk: head block, three body blocks and a bare 3x3 tail convolution.
 
-    `conv_dtype` is a Keras dtype policy for the convolutions (None = float32; see `mixed_policy`);
+    `conv_dtype` is a Keras dtype policy for the convolutions (None = float32; see `precision.choose_policy`);
     weights stay float32, so a network trained that way saves, loads and samples like any other.
     The output is float32.
     """

@@ -13,7 +13,8 @@ import keras
 import tensorflow as tf
 
 from singan_tf.config import TrainConfig
-from singan_tf.models import PADDING, Discriminator, Generator, embed_narrower, mixed_policy
+from singan_tf.models import PADDING, Discriminator, Generator, embed_narrower
+from singan_tf.precision import mixed_policy
 from singan_tf.pyramid import Pyramid, generator_input, gray, noise_size, upsample
 
 Z_STAR_SALT = 3000

@@ -80,40 +80,6 @@ def test_mixed_precision_is_opt_in_and_keeps_float32_weights(demo_image, monkeyp
     assert isinstance(trainer.opt_g, keras.optimizers.LossScaleOptimizer) == (compute == "float16")
 
 
-def test_mixed_precision_says_in_one_line_what_it_does_here():
-    from singan_tf.models import describe_policy
-
-    assert describe_policy(None, {"avx2", "fma"}) == (
-        "--mixed-precision: this CPU has no bfloat16 units (AVX-512 BF16 or AMX), so training runs in float32, "
-        "as without the flag")
-    assert describe_policy(None, {"avx512_bf16", "amx_bf16"}) == (
-        "--mixed-precision: bfloat16 convolutions on this CPU's AMX and AVX-512 BF16 units")
-    assert describe_policy((9, 0), set()) == "--mixed-precision: bfloat16 convolutions on the GPU (compute capability 9.0)"
-    assert "float16 convolutions with loss scaling" in describe_policy((7, 5), {"amx_bf16"})
-
-
-def test_training_with_mixed_precision_prints_what_it_does(demo_image, tmp_path, monkeypatch, capsys):
-    from singan_tf import fit as fit_module
-
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(fit_module, "build_reals", stop)
-    monkeypatch.setattr(fit_module, "mixed_precision_note", lambda: "NOTE")
-    with pytest.raises(KeyboardInterrupt):
-        fit_module.fit(demo_image, tmp_path / "m", preset("tiny", mixed_precision=True), seed=1)
-    assert capsys.readouterr().out.splitlines() == ["NOTE"]
-
-
-def test_mixed_precision_picks_what_the_device_computes_in():
-    from singan_tf.models import choose_policy
-
-    assert choose_policy((8, 6), set()) == choose_policy((9, 0), set()) == "mixed_bfloat16"
-    assert choose_policy((7, 5), {"amx_bf16"}) == "mixed_float16"  # a T4: the GPU decides
-    assert choose_policy(None, {"avx512f", "amx_bf16", "amx_tile"}) == "mixed_bfloat16"
-    assert choose_policy(None, {"avx2", "fma"}) is None
-
-
 def test_official_reference_needs_balloons_and_the_paper_settings(demo_image, tmp_path):
     assert is_official_reference(demo_image, preset("paper"))
     assert is_official_reference(demo_image, preset("paper", xla=True))

@@ -46,6 +46,18 @@ def model_weights(model_dir: Path) -> list:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _onednn_limit_stays_the_suites():
+    """`--mixed-precision` sets ONEDNN_MAX_CPU_ISA on CPUs with AMX; a test that trains with it must not
+    pass that limit on to the processes later tests start (their kernels would differ)."""
+    before = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    yield
+    if before is None:
+        os.environ.pop("ONEDNN_MAX_CPU_ISA", None)
+    else:
+        os.environ["ONEDNN_MAX_CPU_ISA"] = before
+
+
 @pytest.fixture(scope="session")
 def demo_image() -> Path:
     return DEMO_IMAGE

@@ -57,6 +57,18 @@ def test_mixed_precision_says_in_one_line_what_it_does_here():
     assert "float16 convolutions with loss scaling" in describe_policy((7, 5), {"amx_bf16"})
 
 
+def test_starting_mixed_precision_sets_the_limit_and_keeps_the_users(monkeypatch):
+    from singan_tf import precision
+
+    monkeypatch.setattr(precision, "_device", lambda: (None, AMX_CPU))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert "AMX off" in precision.start_mixed_precision()
+    assert os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE_BF16"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX10_1_512_AMX")
+    assert "AMX and AVX-512 BF16 units" in precision.start_mixed_precision()
+    assert os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX10_1_512_AMX"
+
+
 def test_training_with_mixed_precision_prints_what_it_does(demo_image, tmp_path, monkeypatch, capsys):
     from singan_tf import fit as fit_module
 
@@ -103,6 +115,8 @@ def test_the_limit_is_set_before_the_first_onednn_operation_of_a_training(tmp_pa
     assert manifest["completed_scales"] == len(manifest["scale_sizes"]) >= 2
 
 
+@pytest.mark.skipif(not this_machine()["flags"] & {"avx512_bf16", "amx_bf16"},
+                    reason="a CPU without bfloat16 units trains float32 under --mixed-precision")
 def test_the_bfloat16_weight_gradient_stays_finite_next_to_nan_bytes(tmp_path):
     """Issue 17's reproduction, shrunk: the weight-gradient convolution on finite inputs whose
     buffers are followed by NaN or Inf, as `--mixed-precision` sets the process up. On an AMX CPU

@@ -46,8 +46,7 @@ def onednn_isa_limit(gpu_capability: tuple[int, int] | None, cpu_flags: set[str]
                      isa_limit: str | None) -> str | None:
     """The ISA limit bfloat16 training sets on this machine: AVX-512 BF16 where the CPU's
     convolutions would otherwise run on AMX, unless the user chose a limit (None: nothing to set)."""
-    bfloat16_on_cpu = choose_policy(gpu_capability, cpu_flags, isa_limit) == "mixed_bfloat16" and gpu_capability is None
-    return AMX_FREE_ISA if bfloat16_on_cpu and "amx_bf16" in cpu_flags and isa_limit is None else None
+    return AMX_FREE_ISA if gpu_capability is None and "amx_bf16" in cpu_flags and isa_limit is None else None
 
 
 def describe_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str], isa_limit: str | None = None) -> str:

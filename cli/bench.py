@@ -53,7 +53,7 @@ def command(image: Path, preset: str, scales: list[int] | str | None, iters: int
     if config.mixed_precision:
         from singan_tf.precision import start_mixed_precision
 
-        click.echo(start_mixed_precision(), err=True)  # before the first oneDNN operation: see precision.py
+        click.echo(start_mixed_precision(config), err=True)  # before the first oneDNN operation: see precision.py
     report = run_benchmark(image, config, scales, iters, sampling, log=lambda line: click.echo(line, err=True))
     if json_path is not None:
         write_json_atomic(json_path, report)

@@ -49,8 +49,8 @@ class TrainConfig:
     # Small scales are bound by per-operation overhead, not arithmetic: there one fused XLA program
     # per iteration pays even on a CPU. Scales with at most this many pixels use XLA (0 = none).
     xla_max_pixels: int = 0
-    # Opt-in for accelerators: bfloat16 convolutions (models.MIXED_POLICY). It changes the numbers,
-    # so no preset turns it on.
+    # 16-bit convolutions where the hardware has them (precision.choose_policy), at every scale but
+    # the small ones (`sixteen_bits`). It changes the numbers, so no preset turns it on.
     mixed_precision: bool = False
     # Iterations by cost: scales whose training window has at most small_max_pixels pixels train
     # small_niter iterations instead of niter (0 = niter everywhere). The coarse scales settle the
@@ -95,12 +95,22 @@ class TrainConfig:
             return height, width
         return min(height, self.crop_size), min(width, self.crop_size)
 
+    def is_small(self, height: int, width: int) -> bool:
+        """Whether a scale is one of the cheap coarse ones `small_niter` is for: its training window
+        has at most `small_max_pixels` pixels (none where `small_niter` is 0)."""
+        window_h, window_w = self.training_window(height, width)
+        return bool(self.small_niter) and window_h * window_w <= self.small_max_pixels
+
     def iterations(self, height: int, width: int) -> int:
         """Training iterations of a scale of this size (`small_niter`, else `niter`)."""
-        window_h, window_w = self.training_window(height, width)
-        if self.small_niter and window_h * window_w <= self.small_max_pixels:
-            return self.small_niter
-        return self.niter
+        return self.small_niter if self.is_small(height, width) else self.niter
+
+    def sixteen_bits(self, height: int, width: int) -> bool:
+        """Whether `mixed_precision` runs a scale's convolutions in 16 bits: not at the small scales.
+        They are bound by per-operation overhead, so 16 bits made them no faster (0.8-1.3x on Zen 5,
+        docs/benchmarks.md) while they set the layout every sample inherits; at the fast preset's
+        other scales bfloat16 ran 1.3-1.5x as fast as float32."""
+        return self.mixed_precision and not self.is_small(height, width)
 
     def coarse_draws(self, height: int, width: int) -> int:
         """Samples of the coarser scales one iteration of a scale of this size draws: one per critic

@@ -190,7 +190,7 @@ def fit(
     it (the web app's live view), without a device read of its own."""
     image_path, model_dir = Path(image_path), Path(model_dir)
     # before TensorFlow's first oneDNN operation: see precision.py
-    precision_note = start_mixed_precision() if config.mixed_precision else None
+    precision_note = start_mixed_precision(config) if config.mixed_precision else None
     image = load_image(image_path)
     plan = plan_scales(image.shape[0], image.shape[1], config)
     if (model_dir / model_store.MANIFEST).exists():
@@ -212,7 +212,8 @@ def fit(
     writer = tf.summary.create_file_writer(str(tensorboard)) if tensorboard else None
 
     done = manifest["completed_scales"]
-    pyramid = model_store.load_pyramid(model_dir, manifest, conv_dtype(config)) if done else None
+    dtypes = [conv_dtype(config, *size) for size in plan.scale_sizes[:done]]
+    pyramid = model_store.load_pyramid(model_dir, manifest, dtypes) if done else None
     previous = None
     if done and done < plan.num_scales:
         previous = (

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -145,14 +145,17 @@ def load_network_file(path: Path, kind: type, channels: int, size: tuple[int, in
     return network
 
 
-def load_pyramid(model_dir: Path, manifest: dict[str, Any] | None = None, conv_dtype: str | None = None) -> Pyramid:
-    """The trained scales of a model folder, ready to generate (`conv_dtype` as in load_network_file)."""
+def load_pyramid(model_dir: Path, manifest: dict[str, Any] | None = None,
+                 conv_dtypes: Sequence[str | None] | None = None) -> Pyramid:
+    """The trained scales of a model folder, ready to generate (`conv_dtypes`: each scale's, as in
+    load_network_file; float32 everywhere if not given)."""
     manifest = manifest or read_manifest(model_dir)
     count = manifest["completed_scales"]
     if count == 0:
         raise SinganError(f"{model_dir} has no finished scale yet; train it (or resume) first")
     sizes = [tuple(s) for s in manifest["scale_sizes"][:count]]
-    generators = [load_network(model_dir, n, Generator, manifest["channels"][n], sizes[n], conv_dtype)
+    generators = [load_network(model_dir, n, Generator, manifest["channels"][n], sizes[n],
+                               conv_dtypes[n] if conv_dtypes else None)
                   for n in range(count)]
     z_star = tf.constant(load_tensors(model_dir, 0)["z_star"])
     noise_padding = TrainConfig.from_dict(manifest["config"]).noise_padding

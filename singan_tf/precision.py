@@ -18,6 +18,7 @@ import os
 import tensorflow as tf
 
 from singan_tf.bench.reference_runs import this_machine
+from singan_tf.config import TrainConfig
 
 ISA_LIMIT = "ONEDNN_MAX_CPU_ISA"
 AMX_FREE_ISA = "AVX512_CORE_BF16"
@@ -87,8 +88,9 @@ def mixed_policy() -> str | None:
     return choose_policy(*_device(), os.environ.get(ISA_LIMIT))
 
 
-def start_mixed_precision() -> str:
-    """Set this process up for `--mixed-precision` and say in one line what it computes in.
+def start_mixed_precision(config: TrainConfig | None = None) -> str:
+    """Set this process up for `--mixed-precision` and say in one line what it computes in (and, for
+    a `config` with small scales, that those stay float32: `TrainConfig.sixteen_bits`).
 
     Must run before the process's first oneDNN operation, which fixes the ISA limit for good: the
     trainer and `bench` call it first thing. A process that ran TensorFlow before it (a notebook
@@ -97,4 +99,8 @@ def start_mixed_precision() -> str:
     limit = onednn_isa_limit(gpu_capability, cpu_flags, os.environ.get(ISA_LIMIT))
     if limit is not None:
         os.environ[ISA_LIMIT] = limit
-    return describe_policy(gpu_capability, cpu_flags, os.environ.get(ISA_LIMIT))
+    note = describe_policy(gpu_capability, cpu_flags, os.environ.get(ISA_LIMIT))
+    sixteen_bits = choose_policy(gpu_capability, cpu_flags, os.environ.get(ISA_LIMIT)) is not None
+    if sixteen_bits and config is not None and config.small_niter:
+        note += f"; the small scales (windows of at most {config.small_max_pixels} px) stay float32"
+    return note

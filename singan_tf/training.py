@@ -59,10 +59,10 @@ def window_start(draw: tf.Tensor, size: int, window: int) -> tf.Tensor:
     return tf.clip_by_value(draw % size - window // 2, 0, size - window)
 
 
-def conv_dtype(config: TrainConfig) -> str | None:
-    """The dtype policy of the convolutions a run trains with, and so of the frozen coarser scales it
-    runs while training a finer one: a resumed run must run them exactly as the uninterrupted one."""
-    return mixed_policy() if config.mixed_precision else None
+def conv_dtype(config: TrainConfig, height: int, width: int) -> str | None:
+    """The dtype policy of a scale's convolutions while it trains, and so while it runs frozen under
+    a finer scale's training: a resumed run must run it exactly as the uninterrupted one."""
+    return mixed_policy() if config.sixteen_bits(height, width) else None
 
 
 class ScaleTrainer:
@@ -85,7 +85,7 @@ class ScaleTrainer:
         _, h, w, _ = real.shape
         self.niter = config.iterations(h, w)
         channels = config.channels(scale)
-        policy = conv_dtype(config)
+        policy = conv_dtype(config, h, w)
         self.generator = Generator(channels, seed=seed * 1000 + 2 * scale, conv_dtype=policy, name=f"G{scale}")
         self.discriminator = Discriminator(channels, seed=seed * 1000 + 2 * scale + 1, conv_dtype=policy, name=f"D{scale}")
         self.generator([real, real])

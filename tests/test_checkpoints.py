@@ -285,26 +285,33 @@ def test_ctrl_c_says_how_far_the_scale_in_progress_is_kept(interrupted):
     assert f"--out {model_dir} --resume" in output
 
 
-def test_a_resumed_16bit_run_runs_its_frozen_scales_in_16_bits_as_the_uninterrupted_one(interrupted_model, tmp_path,
-                                                                                         monkeypatch):
+@pytest.mark.parametrize("small_scales, frozen_dtype", [(False, "bfloat16"), (True, "float32")],
+                         ids=["16-bit", "small-scale-float32"])
+def test_a_resumed_16bit_run_runs_its_frozen_scales_in_their_own_precision(interrupted_model, tmp_path, monkeypatch,
+                                                                           small_scales, frozen_dtype):
     """The uninterrupted run samples its coarser scales with the generators it trained, whose
-    convolutions run in the 16-bit policy; a resumed run loads them from disk, and must build them
-    with the same policy, or its training inputs (and so its weights) differ from then on."""
+    convolutions ran in 16 bits, or in float32 at the small scales (`TrainConfig.sixteen_bits`); a
+    resumed run loads them from disk, and must build each with its own policy, or its training inputs
+    (and so its weights) differ from then on."""
     model_dir = _copy(interrupted_model, tmp_path)
     manifest = model_store.read_manifest(model_dir)
-    manifest["config"]["mixed_precision"] = True
+    h0, w0 = manifest["scale_sizes"][0]
+    settings = {"mixed_precision": True}
+    if small_scales:  # scale 0 small, scale 1 not; the same iterations as the run trained
+        settings |= {"small_niter": NITER, "small_max_pixels": h0 * w0}
+    manifest["config"].update(settings)
     model_store.write_json_atomic(model_dir / model_store.MANIFEST, manifest)
     monkeypatch.setattr(training, "mixed_policy", lambda: "mixed_bfloat16")
     seen = []
 
-    def record(self, scale, real, coarser, *args, **kwargs):
-        seen.append(coarser.generators[0].blocks[1].conv.compute_dtype)
+    def record(self, scale, real, coarser, config, *args, **kwargs):
+        seen.append((coarser.generators[0].blocks[1].conv.compute_dtype, training.conv_dtype(config, *real.shape[1:3])))
         raise KeyboardInterrupt
 
     monkeypatch.setattr(ScaleTrainer, "__init__", record)
     with pytest.raises(KeyboardInterrupt):
-        fit(DEMO_IMAGE, model_dir, preset("tiny", niter=NITER, mixed_precision=True), resume=True, progress=False)
-    assert seen == ["bfloat16"]
+        fit(DEMO_IMAGE, model_dir, preset("tiny", niter=NITER, **settings), resume=True, progress=False)
+    assert seen == [(frozen_dtype, "mixed_bfloat16")]
 
 
 def test_restoring_into_other_networks_is_refused(tmp_path, scale_1):

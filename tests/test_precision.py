@@ -69,6 +69,26 @@ def test_starting_mixed_precision_sets_the_limit_and_keeps_the_users(monkeypatch
     assert os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX10_1_512_AMX"
 
 
+def test_the_small_scales_stay_float32_and_the_note_says_so(monkeypatch):
+    """16 bits pay where the arithmetic dominates; the fast preset's small scales are bound by
+    per-operation overhead (no faster in bfloat16) and set every sample's layout, so they stay float32.
+    Presets without small scales (paper) run every scale in 16 bits."""
+    from singan_tf import precision
+
+    fast = preset("fast", mixed_precision=True)
+    assert fast.small_max_pixels == 5000
+    assert not fast.sixteen_bits(54, 71) and not fast.sixteen_bits(70, 71)  # windows of 3834 and 4970 px
+    assert fast.sixteen_bits(71, 71) and fast.sixteen_bits(186, 248)  # 5041 px; a 96x96 window
+    assert not preset("fast").sixteen_bits(186, 248)
+    assert preset("paper", mixed_precision=True).sixteen_bits(25, 34)
+    monkeypatch.setattr(precision, "_device", lambda: (None, ZEN_CPU))
+    assert precision.start_mixed_precision(fast).endswith(
+        "AVX-512 BF16 units; the small scales (windows of at most 5000 px) stay float32")
+    assert precision.start_mixed_precision(preset("paper", mixed_precision=True)).endswith("AVX-512 BF16 units")
+    monkeypatch.setattr(precision, "_device", lambda: (None, {"avx2"}))
+    assert precision.start_mixed_precision(fast).endswith("as without the flag")
+
+
 def test_training_with_mixed_precision_prints_what_it_does(demo_image, tmp_path, monkeypatch, capsys):
     from singan_tf import fit as fit_module
 
@@ -76,7 +96,7 @@ def test_training_with_mixed_precision_prints_what_it_does(demo_image, tmp_path,
         raise KeyboardInterrupt
 
     monkeypatch.setattr(fit_module, "build_reals", stop)
-    monkeypatch.setattr(fit_module, "start_mixed_precision", lambda: "NOTE")
+    monkeypatch.setattr(fit_module, "start_mixed_precision", lambda config: "NOTE")
     with pytest.raises(KeyboardInterrupt):
         fit_module.fit(demo_image, tmp_path / "m", preset("tiny", mixed_precision=True), seed=1)
     assert capsys.readouterr().out.splitlines() == ["NOTE"]

@@ -32,7 +32,7 @@ from singan_tf.pyramid import Pyramid, build_reals, gray
 from singan_tf.bench.reference_runs import OFFICIAL_MACHINE, OFFICIAL_PAPER_RUN_HOURS, OFFICIAL_SEC_PER_ITER, mismatch
 from singan_tf.sampler import Sampler
 from singan_tf.scale_plan import ScalePlan, plan_scales
-from singan_tf.training import ScaleTrainer
+from singan_tf.training import ScaleTrainer, conv_dtype
 
 PEAK_REPEATS = 10
 CONV_KINDS = ("forward", "input_gradient", "weight_gradient")
@@ -111,11 +111,12 @@ def conv3x3_kernel_gflops(
 
 
 def random_pyramid(plan: ScalePlan, config: TrainConfig, num_scales: int, seed: int = 0) -> Pyramid:
-    """The first `num_scales` scales of `plan` with fresh, untrained generators: same shapes, same cost."""
+    """The first `num_scales` scales of `plan` with fresh, untrained generators: same shapes, same
+    cost, convolutions in the dtype they train in (as the frozen coarser scales of a training run)."""
     sizes = list(plan.scale_sizes[:num_scales])
     generators = []
     for n, (h, w) in enumerate(sizes):
-        generator = Generator(config.channels(n), seed=seed + n, name=f"G{n}")
+        generator = Generator(config.channels(n), seed=seed + n, conv_dtype=conv_dtype(config, h, w), name=f"G{n}")
         dummy = tf.zeros([1, h, w, 3])
         generator([dummy, dummy])
         generators.append(generator)

@@ -107,9 +107,9 @@ class TrainConfig:
 
     def sixteen_bits(self, height: int, width: int) -> bool:
         """Whether `mixed_precision` runs a scale's convolutions in 16 bits: not at the small scales.
-        They are bound by per-operation overhead, so 16 bits made them no faster (0.8-1.3x on Zen 5,
-        docs/benchmarks.md) while they set the layout every sample inherits; at the fast preset's
-        other scales bfloat16 ran 1.3-1.5x as fast as float32."""
+        They are bound by per-operation overhead, so 16 bits made them no faster (0.7-1.3x float32's
+        speed on Zen 5, within the noise of milliseconds), while they set the layout every sample
+        inherits; at the fast preset's other scales bfloat16 ran 1.3-1.6x as fast (docs/benchmarks.md)."""
         return self.mixed_precision and not self.is_small(height, width)
 
     def coarse_draws(self, height: int, width: int) -> int:

@@ -99,8 +99,8 @@ def start_mixed_precision(config: TrainConfig | None = None) -> str:
     limit = onednn_isa_limit(gpu_capability, cpu_flags, os.environ.get(ISA_LIMIT))
     if limit is not None:
         os.environ[ISA_LIMIT] = limit
-    note = describe_policy(gpu_capability, cpu_flags, os.environ.get(ISA_LIMIT))
-    sixteen_bits = choose_policy(gpu_capability, cpu_flags, os.environ.get(ISA_LIMIT)) is not None
-    if sixteen_bits and config is not None and config.small_niter:
+    isa_limit = os.environ.get(ISA_LIMIT)
+    note = describe_policy(gpu_capability, cpu_flags, isa_limit)
+    if choose_policy(gpu_capability, cpu_flags, isa_limit) and config is not None and config.small_niter:
         note += f"; the small scales (windows of at most {config.small_max_pixels} px) stay float32"
     return note

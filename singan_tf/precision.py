@@ -8,7 +8,9 @@ bytes past a tensor's end). So bfloat16 on such a CPU runs on its AVX-512 BF16 i
 left out: the kernels that CPUs with AVX-512 BF16 and no AMX run, measured finite there and as good
 as float32 (docs/benchmarks.md). oneDNN reads its ISA limit, `ONEDNN_MAX_CPU_ISA`, once, at the first
 operation it runs in the process: the limit is set before a training's first TensorFlow operation,
-and a limit the user set is kept.
+and a limit the user set is kept. A process where TensorFlow ran before training (a notebook that
+sampled first) is past that point: there an AMX CPU trains in float32, and says so, rather than on
+the kernels that turned NaN.
 """
 
 from __future__ import annotations
@@ -35,11 +37,15 @@ def choose_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str],
     """bfloat16 where the hardware computes in it (GPUs from compute capability 8.0 on, CPUs with
     AVX-512 BF16 or AMX): it keeps float32's exponent range, so no loss scaling is needed. float16
     on older GPUs (their tensor cores), with loss scaling (`training.py`). None (float32) on a CPU
-    without bfloat16 instructions, which would only emulate it, or whose oneDNN is limited below them."""
+    without bfloat16 instructions, which would only emulate it, or whose oneDNN is limited below them,
+    and on an AMX CPU with no limit at all: its AMX kernels turned bfloat16 training NaN, and
+    `start_mixed_precision` sets the limit wherever it still can."""
     if gpu_capability is not None:
         return "mixed_bfloat16" if gpu_capability >= (8, 0) else "mixed_float16"
     if isa_limit is not None and isa_limit.upper() in _NO_BFLOAT16_ISAS:
         return None
+    if "amx_bf16" in cpu_flags and isa_limit is None:
+        return None  # AMX kernels: the limit came too late (`start_mixed_precision`)
     return "mixed_bfloat16" if cpu_flags & {"avx512_bf16", "amx_bf16"} else None
 
 
@@ -59,6 +65,10 @@ def describe_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str],
         if policy == "mixed_bfloat16":
             return f"--mixed-precision: bfloat16 convolutions on {device}"
         return f"--mixed-precision: float16 convolutions with loss scaling on {device}, which has no bfloat16"
+    if policy is None and "amx_bf16" in cpu_flags and isa_limit is None:
+        return (f"--mixed-precision: TensorFlow ran in this process before training, too late to leave AMX out "
+                f"(its bfloat16 kernels turned training NaN), so training runs in float32; set "
+                f"{ISA_LIMIT}={AMX_FREE_ISA} before the process starts")
     if policy is None and cpu_flags & {"avx512_bf16", "amx_bf16"}:
         return (f"--mixed-precision: {ISA_LIMIT}={isa_limit} keeps oneDNN from bfloat16 convolutions, so training "
                 "runs in float32, as without the flag")
@@ -74,6 +84,14 @@ def describe_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str],
     if amx and isa_limit is not None:
         return f"{note} ({ISA_LIMIT}={isa_limit}; AMX's oneDNN kernels have turned bfloat16 training NaN)"
     return note
+
+
+def _tensorflow_has_run() -> bool:
+    """Whether this process has run a TensorFlow operation, the earliest a oneDNN one can have run
+    (listing devices runs none). Errs towards yes: an operation outside oneDNN counts too."""
+    from tensorflow.python.eager import context
+
+    return getattr(context.context(), "_initialized", True)
 
 
 def _device() -> tuple[tuple[int, int] | None, set[str]]:
@@ -94,10 +112,10 @@ def start_mixed_precision(config: TrainConfig | None = None) -> str:
 
     Must run before the process's first oneDNN operation, which fixes the ISA limit for good: the
     trainer and `bench` call it first thing. A process that ran TensorFlow before it (a notebook
-    that sampled, then trains) keeps AMX; set ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 before starting it."""
+    that sampled, then trains) is past that point: on an AMX CPU it trains in float32 (`choose_policy`)."""
     gpu_capability, cpu_flags = _device()
     limit = onednn_isa_limit(gpu_capability, cpu_flags, os.environ.get(ISA_LIMIT))
-    if limit is not None:
+    if limit is not None and not _tensorflow_has_run():
         os.environ[ISA_LIMIT] = limit
     isa_limit = os.environ.get(ISA_LIMIT)
     note = describe_policy(gpu_capability, cpu_flags, isa_limit)

@@ -24,7 +24,8 @@ ZEN_CPU = {"avx512f", "avx512_bf16"}
 def test_mixed_precision_picks_what_the_device_computes_in():
     assert choose_policy((8, 6), set()) == choose_policy((9, 0), set()) == "mixed_bfloat16"
     assert choose_policy((7, 5), {"amx_bf16"}) == "mixed_float16"  # a T4: the GPU decides
-    assert choose_policy(None, AMX_CPU) == choose_policy(None, AMX_CPU, AMX_FREE_ISA) == "mixed_bfloat16"
+    assert choose_policy(None, AMX_CPU, AMX_FREE_ISA) == choose_policy(None, AMX_CPU, "AVX10_1_512_AMX") == "mixed_bfloat16"
+    assert choose_policy(None, AMX_CPU) is None  # no limit on an AMX CPU: AMX's kernels, which turned NaN
     assert choose_policy(None, ZEN_CPU) == "mixed_bfloat16"
     assert choose_policy(None, {"avx2", "fma"}) is None
     # oneDNN limited below AVX-512 builds no bfloat16 convolution: float32 instead of an abort
@@ -53,6 +54,10 @@ def test_mixed_precision_says_in_one_line_what_it_does_here():
     assert describe_policy(None, AMX_CPU, "AVX2") == (
         "--mixed-precision: ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN from bfloat16 convolutions, so training runs in "
         "float32, as without the flag")
+    assert describe_policy(None, AMX_CPU) == (
+        "--mixed-precision: TensorFlow ran in this process before training, too late to leave AMX out (its "
+        "bfloat16 kernels turned training NaN), so training runs in float32; set "
+        "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 before the process starts")
     assert describe_policy((9, 0), set()) == "--mixed-precision: bfloat16 convolutions on the GPU (compute capability 9.0)"
     assert "float16 convolutions with loss scaling" in describe_policy((7, 5), {"amx_bf16"})
 
@@ -61,12 +66,30 @@ def test_starting_mixed_precision_sets_the_limit_and_keeps_the_users(monkeypatch
     from singan_tf import precision
 
     monkeypatch.setattr(precision, "_device", lambda: (None, AMX_CPU))
+    monkeypatch.setattr(precision, "_tensorflow_has_run", lambda: False)
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     assert "AMX off" in precision.start_mixed_precision()
     assert os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE_BF16"
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX10_1_512_AMX")
     assert "AMX and AVX-512 BF16 units" in precision.start_mixed_precision()
     assert os.environ["ONEDNN_MAX_CPU_ISA"] == "AVX10_1_512_AMX"
+
+
+def test_an_amx_cpu_trains_float32_where_the_limit_comes_too_late(monkeypatch):
+    """A process that ran TensorFlow before training (a notebook that sampled first): oneDNN may have
+    fixed its ISA already, so setting the limit would only claim AMX is off. It trains in float32
+    and says why, instead of on the AMX kernels that turned NaN."""
+    import tensorflow as tf
+
+    from singan_tf import precision
+
+    tf.nn.conv2d(tf.ones([1, 4, 4, 1]), tf.ones([3, 3, 1, 1]), 1, "SAME")
+    monkeypatch.setattr(precision, "_device", lambda: (None, AMX_CPU))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert precision._tensorflow_has_run()
+    assert "too late to leave AMX out" in precision.start_mixed_precision(preset("tiny", mixed_precision=True))
+    assert "ONEDNN_MAX_CPU_ISA" not in os.environ
+    assert precision.mixed_policy() is None
 
 
 def test_the_small_scales_stay_float32_and_the_note_says_so(monkeypatch):

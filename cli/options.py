@@ -40,7 +40,7 @@ _HELP = {
     "mixed_precision": "Run the convolutions in 16 bits (weights, statistics and losses stay float32): bfloat16 on "
                        "GPUs from Ampere on and CPUs with AVX-512 BF16 (AMX left out), float16 with loss scaling on "
                        "older GPUs, float32 where neither; the small scales (--small-max-pixels) stay float32. Not "
-                       "the paper's numbers, so off by default.",
+                       "the paper's numbers: on in the fast preset only.",
     "small_niter": "Iterations of the scales whose training window has at most --small-max-pixels pixels (the cheap "
                    "coarse scales, which settle every sample's layout); 0 = --niter everywhere.",
     "small_max_pixels": "Pixels (height x width of the training window) up to which a scale trains --small-niter "

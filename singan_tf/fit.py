@@ -52,13 +52,24 @@ def new_manifest(image_path: Path, plan: ScalePlan, config: TrainConfig, seed: i
     }
 
 
+def _flag(name: str, value: Any) -> str:
+    """The command-line flag that sets a config field to `value` (a preset's default may have
+    changed since the model was started: its own value is what resumes it)."""
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value}"
+
+
 def _check_resumable(manifest: dict[str, Any], image_path: Path, config: TrainConfig, seed: int | None) -> None:
     if manifest["image"]["sha256"] != image_hash(image_path):
         raise SinganError(f"{image_path} is not the image this model was trained on ({manifest['image']['name']})")
-    recorded = TrainConfig.from_dict(manifest["config"]).to_dict()
-    if recorded != config.to_dict():
-        changed = sorted(k for k, v in config.to_dict().items() if recorded[k] != v)
-        raise SinganError(f"--resume with different settings ({', '.join(changed)}); drop those flags to resume")
+    recorded, current = TrainConfig.from_dict(manifest["config"]).to_dict(), config.to_dict()
+    if recorded != current:
+        changed = sorted(k for k in current if recorded[k] != current[k])
+        differences = ", ".join(f"{k}: the model has {recorded[k]}, now {current[k]}" for k in changed)
+        restore = " ".join(_flag(k, recorded[k]) for k in changed)
+        raise SinganError(f"--resume with different settings ({differences}); resume with {restore}")
     if seed is not None and seed != manifest["seed"]:
         raise SinganError(f"--resume with a different --seed ({seed}; the run used {manifest['seed']})")
 

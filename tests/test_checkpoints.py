@@ -236,7 +236,10 @@ def _tamper(model_dir: Path, **meta_changes) -> None:
 
 
 @pytest.mark.parametrize("case, flags, message", [
-    ("other settings", ["--niter", "30"], "--resume with different settings (niter)"),
+    ("other settings", ["--niter", "30"],
+     f"--resume with different settings (niter: the model has {NITER}, now 30); resume with --niter {NITER}"),
+    ("a preset's new default", ["--mixed-precision"],
+     "(mixed_precision: the model has False, now True); resume with --no-mixed-precision"),
     ("other seed", ["--seed", "8"], "--resume with a different --seed"),
     ("another run's checkpoint", ["--seed", str(SEED)], "written by another run (seed differ"),
     ("another format", ["--seed", str(SEED)], "checkpoint format 99"),

@@ -98,11 +98,11 @@ def test_the_small_scales_stay_float32_and_the_note_says_so(monkeypatch):
     Presets without small scales (paper) run every scale in 16 bits."""
     from singan_tf import precision
 
-    fast = preset("fast", mixed_precision=True)
-    assert fast.small_max_pixels == 5000
+    fast = preset("fast")
+    assert fast.mixed_precision and fast.small_max_pixels == 5000
     assert not fast.sixteen_bits(54, 71) and not fast.sixteen_bits(70, 71)  # windows of 3834 and 4970 px
     assert fast.sixteen_bits(71, 71) and fast.sixteen_bits(186, 248)  # 5041 px; a 96x96 window
-    assert not preset("fast").sixteen_bits(186, 248)
+    assert not preset("fast", mixed_precision=False).sixteen_bits(186, 248)
     assert preset("paper", mixed_precision=True).sixteen_bits(25, 34)
     monkeypatch.setattr(precision, "_device", lambda: (None, ZEN_CPU))
     assert precision.start_mixed_precision(fast).endswith(

@@ -28,8 +28,13 @@ AMX_FREE_ISA = "AVX512_CORE_BF16"
 _NO_BFLOAT16_ISAS = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2"}
 
 
-def _allows_amx(isa_limit: str | None) -> bool:
-    return isa_limit is None or "AMX" in isa_limit.upper() or isa_limit.upper() in {"DEFAULT", "ALL"}
+def _allows_amx(isa_limit: str) -> bool:
+    return "AMX" in isa_limit.upper() or isa_limit.upper() in {"DEFAULT", "ALL"}
+
+
+def _amx_without_limit(cpu_flags: set[str], isa_limit: str | None) -> bool:
+    """An AMX CPU whose oneDNN nobody limited: `start_mixed_precision` came too late to."""
+    return "amx_bf16" in cpu_flags and isa_limit is None
 
 
 def choose_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str],
@@ -44,8 +49,8 @@ def choose_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str],
         return "mixed_bfloat16" if gpu_capability >= (8, 0) else "mixed_float16"
     if isa_limit is not None and isa_limit.upper() in _NO_BFLOAT16_ISAS:
         return None
-    if "amx_bf16" in cpu_flags and isa_limit is None:
-        return None  # AMX kernels: the limit came too late (`start_mixed_precision`)
+    if _amx_without_limit(cpu_flags, isa_limit):
+        return None
     return "mixed_bfloat16" if cpu_flags & {"avx512_bf16", "amx_bf16"} else None
 
 
@@ -65,7 +70,7 @@ def describe_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str],
         if policy == "mixed_bfloat16":
             return f"--mixed-precision: bfloat16 convolutions on {device}"
         return f"--mixed-precision: float16 convolutions with loss scaling on {device}, which has no bfloat16"
-    if policy is None and "amx_bf16" in cpu_flags and isa_limit is None:
+    if _amx_without_limit(cpu_flags, isa_limit):
         return (f"--mixed-precision: TensorFlow ran in this process before training, too late to leave AMX out "
                 f"(its bfloat16 kernels turned training NaN), so training runs in float32; set "
                 f"{ISA_LIMIT}={AMX_FREE_ISA} before the process starts")
@@ -81,7 +86,7 @@ def describe_policy(gpu_capability: tuple[int, int] | None, cpu_flags: set[str],
     note = f"--mixed-precision: bfloat16 convolutions on this CPU's {units} units"
     if "amx_bf16" in cpu_flags and not amx:
         return f"{note}; AMX off ({ISA_LIMIT}={isa_limit}): its oneDNN kernels turned bfloat16 training NaN"
-    if amx and isa_limit is not None:
+    if amx:
         return f"{note} ({ISA_LIMIT}={isa_limit}; AMX's oneDNN kernels have turned bfloat16 training NaN)"
     return note
 

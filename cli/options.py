@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import click
 
-from singan_tf.config import DEFAULT_PRESET, PRESETS, TrainConfig
+from singan_tf.config import DEFAULT_PRESET, PRESETS, TrainConfig, option_name
 from singan_tf.limits import MAX_NOISE_SCALE
 
 _HELP = {
@@ -64,7 +64,7 @@ def config_options(function: Callable, iters_alias: bool = True, with_preset: bo
     for the measuring tools (`bench`, benchmarks/quality_runs.py), whose figures are set against the
     official code's and the paper preset's."""
     for field in reversed(dataclasses.fields(TrainConfig)):
-        flag = field.name.replace("_", "-")
+        flag = option_name(field.name)
         help_text = _HELP[field.name]
         if field.type == "bool":
             function = click.option(f"--{flag}/--no-{flag}", field.name, default=None, help=help_text)(function)

@@ -177,3 +177,9 @@ def preset(name: str, **overrides: Any) -> TrainConfig:
     if name not in PRESETS:
         raise SinganError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name].with_overrides(**overrides)
+
+
+def option_name(field: str) -> str:
+    """A field's name on the command line (`--name`, `--no-name` for a switch), in one place: the CLI
+    makes its options from it, and a resume error names the flags that give a model its own values."""
+    return field.replace("_", "-")

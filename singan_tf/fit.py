@@ -17,7 +17,7 @@ import tensorflow as tf
 
 import singan_tf
 from singan_tf import checkpoint, model_store
-from singan_tf.config import TrainConfig
+from singan_tf.config import TrainConfig, option_name
 from singan_tf.errors import SinganError
 from singan_tf.image_io import image_hash, load_image, make_grid
 from singan_tf.models import Discriminator
@@ -55,7 +55,7 @@ def new_manifest(image_path: Path, plan: ScalePlan, config: TrainConfig, seed: i
 def _flag(name: str, value: Any) -> str:
     """The command-line flag that sets a config field to `value` (a preset's default may have
     changed since the model was started: its own value is what resumes it)."""
-    flag = name.replace("_", "-")
+    flag = option_name(name)
     if isinstance(value, bool):
         return f"--{flag}" if value else f"--no-{flag}"
     return f"--{flag} {value}"
